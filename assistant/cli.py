@@ -1,0 +1,155 @@
+"""The ``assistant`` command: a thin shell over :mod:`assistant.services`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+
+from assistant.config import ConfigError, Settings, load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Ask questions about your documents, with citations.")
+
+T = TypeVar("T")
+
+
+class Exit:
+    """Exit codes, one per kind of failure."""
+
+    OK = 0
+    SOME_FILES_FAILED = 1
+    USAGE = 2
+    INDEX = 3
+    BUSY = 4
+    MODEL_UNREACHABLE = 5
+    MODEL_MISSING = 6
+    MODEL_TIMEOUT = 7
+    MODEL_FAILED = 8
+    THRESHOLD = 9
+
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML settings file (default: $ASSISTANT_CONFIG or ./assistant.toml).")
+]
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """Print a one-line error and exit with ``code``."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        fail(str(exc), Exit.USAGE)
+
+
+def _error_code(exc: BaseException) -> int | None:
+    from assistant.catalog import CatalogError
+    from assistant.ingest import IngestBusyError
+    from assistant.store import IndexMismatchError, StoreUnavailableError
+
+    if isinstance(exc, IngestBusyError):
+        return Exit.BUSY
+    if isinstance(exc, CatalogError | IndexMismatchError | StoreUnavailableError):
+        return Exit.INDEX
+    return _model_error_code(exc)
+
+
+def _model_error_code(exc: BaseException) -> int | None:
+    try:
+        from assistant.llm import ModelError, ModelMissingError, ModelTimeoutError, ModelUnreachableError
+    except ImportError:
+        return None
+    table: list[tuple[type[BaseException], int]] = [
+        (ModelUnreachableError, Exit.MODEL_UNREACHABLE),
+        (ModelMissingError, Exit.MODEL_MISSING),
+        (ModelTimeoutError, Exit.MODEL_TIMEOUT),
+        (ModelError, Exit.MODEL_FAILED),
+    ]
+    return next((code for kind, code in table if isinstance(exc, kind)), None)
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Turn the assistant's known errors into one line on stderr and a distinct exit code."""
+    try:
+        yield
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        code = _error_code(exc)
+        if code is None:
+            raise
+        fail(str(exc), code)
+
+
+def _services(settings: Settings) -> Any:
+    from assistant.services import build_services
+
+    return build_services(settings)
+
+
+def run(config: Path | None, action: Callable[[Any], T]) -> T:
+    """Build the services and run ``action`` with friendly errors."""
+    settings = _settings(config)
+    with friendly_errors():
+        return action(_services(settings))
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Folders or files (default: the configured corpus).")] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the index and build it again.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Index (sync) documents: new and changed files are indexed, deleted ones removed."""
+    from assistant.ui_text import ingest_progress, print_ingest_report
+
+    for path in paths or []:
+        if not path.exists():
+            fail(f"no such file or folder: {path}", Exit.USAGE)
+
+    def action(services: Any) -> Any:
+        with ingest_progress(enabled=not quiet and sys.stderr.isatty()) as progress:
+            return services.ingest(paths or None, progress=progress, rebuild=rebuild)
+
+    report = run(config, action)
+    print_ingest_report(report, quiet=quiet)
+    if report.failed:
+        raise typer.Exit(Exit.SOME_FILES_FAILED)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="The question.")],
+    k: Annotated[int | None, typer.Option("-k", help="Number of passages.")] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="hybrid, dense or bm25.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Show the passages that best match a question."""
+    from assistant.ui_text import print_search_result
+
+    if mode not in (None, "hybrid", "dense", "bm25"):
+        fail(f"unknown mode {mode!r} (use hybrid, dense or bm25)", Exit.USAGE)
+    result = run(config, lambda services: services.search(query, k=k, mode=mode))
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+    else:
+        print_search_result(result)
+
+
+def main() -> None:
+    """Entry point of the ``assistant`` console script."""
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    app()

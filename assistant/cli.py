@@ -148,6 +148,62 @@ def search(
         print_search_result(result)
 
 
+@app.command()
+def ask(
+    question: Annotated[str | None, typer.Argument(help="The question ('-' or nothing: read it from stdin).")] = None,
+    k: Annotated[int | None, typer.Option("-k", help="Number of passages to retrieve.")] = None,
+    backend: Annotated[str | None, typer.Option("--backend", help="auto, ollama or embedded.")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Ollama model name, or a GGUF path.")] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="auto, generative or extractive.")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Remove sentences no passage supports.")] = False,
+    pull: Annotated[bool, typer.Option("--pull", help="Pull the Ollama model first if it is missing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON (no streaming).")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Answer a question from the documents, with verified citations."""
+    from assistant.ui_text import AnswerPrinter
+
+    text = question if question not in (None, "-") else sys.stdin.read()
+    if not text or not text.strip():
+        fail("no question given (pass it as an argument or on stdin)", Exit.USAGE)
+    printer = AnswerPrinter(stream=not as_json)
+
+    def action(services: Any) -> Any:
+        if pull:
+            _pull_model(services, model)
+        events = services.answerer.stream(text, k=k, mode=mode, backend=backend, model=model, strict=strict or None)
+        return printer.consume(events)
+
+    answer = run(config, action)
+    if as_json:
+        typer.echo(answer.model_dump_json(indent=2))
+
+
+def _pull_model(services: Any, model: str | None) -> None:
+    from assistant.llm import OllamaServer
+    from assistant.ui_text import pull_progress
+
+    settings = services.settings
+    server = OllamaServer(settings.ollama)
+    wanted = model or settings.ollama.model
+    if not server.has_model(wanted):
+        with pull_progress(wanted) as progress:
+            server.pull(wanted, progress)
+
+
+@app.command()
+def doctor(config: ConfigOption = None) -> None:
+    """Check Ollama, the embedded model, the index and the settings in use."""
+    from assistant.doctor import run_checks
+    from assistant.ui_text import print_checks
+
+    settings = _settings(config)
+    checks = run_checks(_services(settings))
+    print_checks(checks)
+    if any(c.status == "fail" for c in checks):
+        raise typer.Exit(Exit.INDEX)
+
+
 def main() -> None:
     """Entry point of the ``assistant`` console script."""
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")

@@ -133,7 +133,7 @@ class AnswerSettings(BaseModel):
     )
     strict_citations: bool = Field(False, description="Remove sentences that no passage supports.")
     min_evidence: float = Field(
-        0.82, description="Minimum dense similarity of the best passage; below it the assistant refuses."
+        0.79, description="Minimum dense similarity of the best passage; below it the assistant refuses."
     )
     extractive_sentences: int = Field(2, ge=1, description="Source sentences quoted by the extractive mode.")
 

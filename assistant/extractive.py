@@ -13,19 +13,21 @@ from typing import Protocol
 
 import numpy as np
 
+from assistant.bm25 import query_terms, tokenize
 from assistant.models import Hit
 from assistant.prompts import phrase
 from assistant.sentences import fold, split_sentences, words
 
-MIN_SENTENCE_SCORE = 0.80
+MIN_SENTENCE_SCORE = 0.86
 """Below this (cosine plus bonuses) no sentence is taken as an answer: the assistant refuses."""
 KEEP_WITHIN = 0.03
 """Further sentences are quoted only when they score within this margin of the best one."""
 NAME_BONUS = 0.02
+TERM_BONUS = 0.01
 TYPE_PENALTY = 0.06
 
 _WHO = re.compile(r"^\s*(who|whom|whose|chi|qui)\b|\b(quale|quel|quelle|which|what)\s+(ceo|cto|coo|cpo|person)", re.I)
-_WHEN = re.compile(r"^\s*(when|quando|quand)\b|\b(what|which|quale|quelle|quel) (date|day|month|year)|\b(in che|en quelle) (data|anno|mese|année|date)", re.I)
+_WHEN = re.compile(r"^\s*(when|quando|quand)\b|\b(date|data|year|anno|année|month|mese|mois|day|giorno|jour)\b", re.I)
 _HOW_MUCH = re.compile(r"\b(how (much|many)|quant[oiae]|combien)\b", re.I)
 _MONTHS = (
     "january february march april may june july august september october november december "
@@ -92,11 +94,14 @@ def rank_sentences(question: str, hits: list[Hit], embedder: QueryEmbedder) -> l
     similarities = embedder.embed_passages([text for _, text in pool]) @ embedder.embed_query(question)
     kind = answer_type(question)
     asked_names = _names(question) | {w for w in words(question) if w.isdigit()}
+    asked_terms = set(query_terms(question))
     ranked = []
     for (number, text), similarity in zip(pool, similarities, strict=True):
         score = float(similarity)
         present = set(words(text))
         score += NAME_BONUS * sum(1 for name in asked_names if name in present)
+        language = hits[number - 1].language
+        score += TERM_BONUS * min(3, len(asked_terms & set(tokenize(text, language))))
         if not fits_type(text, kind):
             score -= TYPE_PENALTY
         ranked.append(Candidate(number, text, score))

@@ -221,9 +221,10 @@ class EmbeddedChat:
         self.settings = settings
         self.model = path.name
         self.context_tokens = settings.n_ctx
-        self._llama = self._load()
 
-    def _load(self) -> Any:
+    @property
+    def _llama(self) -> Any:
+        """The loaded model, shared by the process; loaded on first generation."""
         key = (str(self.path), self.settings.n_ctx)
         with _EMBEDDED_LOCK:
             if key not in _EMBEDDED_MODELS:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 from contextlib import contextmanager
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from assistant.ingest import IngestReport, ProgressCallback
-from assistant.models import SearchResult
+from assistant.models import Answer, SearchResult
+
+if TYPE_CHECKING:
+    from assistant.answer import AnswerEvent
+    from assistant.doctor import Check
 
 
 @contextmanager
@@ -67,3 +72,85 @@ def print_search_result(result: SearchResult) -> None:
         out.print(f"    {hit.doc_id} chars {hit.start}-{hit.end} · {hit.language} · {' · '.join(scores)}", markup=False)
         snippet = " ".join(hit.text.split())
         out.print(f"    {snippet[:400]}{'…' if len(snippet) > 400 else ''}", markup=False)
+
+
+class AnswerPrinter:
+    """Streams an answer to the terminal, then prints its sources with their quotes."""
+
+    def __init__(self, stream: bool = True) -> None:
+        self.stream = stream
+        self.out = Console(highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+        self._streamed = ""
+
+    def consume(self, events: Iterator[AnswerEvent]) -> Answer:
+        """Print the events as they come; return the final answer. A failure mid-stream is flagged."""
+        answer: Answer | None = None
+        try:
+            for event in events:
+                answer = self._handle(event) or answer
+        except Exception:
+            if self._streamed and self.stream:
+                self.out.print("\n[answer incomplete: the model failed]", style="bold red", markup=False)
+            raise
+        assert answer is not None
+        if self.stream:
+            self._print_final(answer)
+        return answer
+
+    def _handle(self, event: AnswerEvent) -> Answer | None:
+        if event.kind == "status" and self.stream:
+            self.err.print(f"[{event.text}]", style="dim", markup=False)
+        elif event.kind == "token" and self.stream:
+            self._streamed += event.text
+            self.out.print(event.text, end="", markup=False)
+        elif event.kind == "reset" and self.stream:
+            self.out.print("\n[rewriting the answer in the question's language…]", style="dim", markup=False)
+            self._streamed = ""
+        elif event.kind == "answer":
+            return event.answer
+        return None
+
+    def _print_final(self, answer: Answer) -> None:
+        if self._streamed:
+            self.out.print()
+            if self._streamed.strip() != answer.text.strip():
+                self.out.rule("checked answer", style="dim")
+                self.out.print(answer.text, markup=False)
+        else:
+            self.out.print(answer.text, markup=False)
+        for note in answer.notes:
+            self.err.print(f"note: {note}", style="yellow", markup=False)
+        if answer.sources:
+            self.out.print("\nSources:", style="bold")
+        for source in answer.sources:
+            self.out.print(f"[{source.number}] {source.title[:90]} — {source.doc_id}, chars {source.start}-{source.end}", markup=False)
+            self.out.print(f"    “{source.quote}”", style="italic", markup=False)
+        self.err.print(
+            f"[{answer.backend} · {answer.mode} · retrieval {answer.timings.retrieval_ms:.0f} ms · "
+            f"total {answer.timings.total_ms:.0f} ms]",
+            style="dim",
+            markup=False,
+        )
+
+
+@contextmanager
+def pull_progress(model: str) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar for `ollama pull`."""
+    with Progress(TextColumn(f"pulling {model}"), BarColumn(), TextColumn("{task.fields[status]}"),
+                  console=Console(stderr=True)) as bar:
+        task = bar.add_task("pull", total=None, status="")
+
+        def update(status: str, completed: int, total: int) -> None:
+            bar.update(task, completed=completed, total=total or None, status=status)
+
+        yield update
+
+
+def print_checks(checks: Sequence[Check]) -> None:
+    """The doctor's report, one line a check."""
+    out = Console(highlight=False, soft_wrap=True)
+    marks = {"ok": "[green]ok  [/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
+    for check in checks:
+        out.print(f"{marks[check.status]} {check.name:<15} ", end="")
+        out.print(check.detail, markup=False)

@@ -55,6 +55,7 @@ import json
 import math
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -780,6 +781,13 @@ class _Server(ThreadingHTTPServer):
             self._connections.discard(request)
         super().shutdown_request(request)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet when a client hangs up (timeouts, resets) or while stopping;
+        print anything else (a bug in this module) as socketserver does."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)) or self.fake._stopping.is_set():
+            return
+        super().handle_error(request, client_address)
+
     def close_connections(self) -> None:
         with self._connections_lock:
             connections = list(self._connections)
@@ -809,6 +817,7 @@ _Body = dict[str, Any]
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FakeOllama"
+    disable_nagle_algorithm = True  # else small NDJSON writes wait ~40 ms for delayed ACKs
 
     _responded = False
 
@@ -840,7 +849,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._responded = False
         try:
             self._route()
-        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError):
+        except (ConnectionError, TimeoutError):
             self.close_connection = True  # the client went away
         except Exception as exc:
             if not self._responded:

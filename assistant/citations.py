@@ -47,7 +47,6 @@ ATTACH_MARGIN = 0.15
 """... and beating every other quote (a different span of a document) by at least this."""
 
 _NAME_WEIGHT = 2.0  # numbers and capitalised names say more about a claim than common words
-_NAMES_ONLY_FACTOR = 0.5  # when none of the claim's common words is in the span
 _VERBATIM_BONUS = 0.5  # times the share of the claim's words that a verbatim-quoted span covers
 _MIN_VERBATIM_WORDS = 3  # a shorter span found in the claim is a coincidence, not a quote
 _PAIR_MARGIN = 0.1  # two sentences are quoted only when they beat the best single one by this
@@ -305,8 +304,8 @@ def _lexical_support(terms: dict[str, _Term], claim_words: list[str], span: str)
     coverage = sum(term.weight for term in found) / sum(term.weight for term in terms.values())
     if any(term.common for term in terms.values()) and not any(term.common for term in found):
         # Only names and numbers match (typical across languages): the span is about the same
-        # entities, but nothing shows that it says the same thing about them.
-        coverage *= _NAMES_ONLY_FACTOR
+        # entities, which shows it says the same thing only if they are nearly all the claim says.
+        coverage = max(0.0, 2.0 * coverage - 1.0)
     return min(1.0, coverage + _verbatim_bonus(claim_words, span_words))
 
 

@@ -52,6 +52,9 @@ class EmbeddingSettings(BaseModel):
         description="Embedding model name (for `ollama`, a pulled embedding model such as `bge-m3`).",
     )
     batch_size: int = Field(32, ge=1, description="Passages embedded per call.")
+    cache_dir: Path | None = Field(
+        None, description="Directory of the passage-embedding cache (default: `<data_dir>/cache`)."
+    )
 
 
 class ChunkingSettings(BaseModel):

@@ -189,4 +189,5 @@ def build_embedder(settings: Settings) -> CachedEmbedder:
             inner = OllamaEmbedder(
                 settings.ollama.host, settings.embedding.model, timeout=settings.ollama.read_timeout
             )
-    return CachedEmbedder(inner, settings.data_dir / "cache" / "embeddings.sqlite")
+    cache_dir = settings.embedding.cache_dir or settings.data_dir / "cache"
+    return CachedEmbedder(inner, cache_dir / "embeddings.sqlite")

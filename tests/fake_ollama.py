@@ -185,11 +185,27 @@ class ModelSpec:
         return capability in self.capabilities
 
 
+_CHATML_TEMPLATE: Final = (
+    "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n"
+)
+
 DEFAULT_MODELS: Final[Mapping[str, ModelSpec]] = {
+    "qwen2.5:3b": ModelSpec.chat(
+        family="qwen2",
+        parameter_size="3.1B",
+        quantization_level="Q4_K_M",
+        size=1_929_912_432,
+        embedding_length=2048,
+        capabilities=("completion", "tools"),
+        template=_CHATML_TEMPLATE,
+        parameters="",
+    ),
     "gemma3:270m": ModelSpec.chat(),
     "all-minilm:latest": ModelSpec.embedding(),
 }
-"""Models present when ``FakeOllama(models=None)``.  Pass ``models={}`` for none."""
+"""Models present when ``FakeOllama(models=None)``: the assistant's default chat
+model (``qwen2.5:3b``), the small ``gemma3:270m`` and the 384-dimension embedding
+model ``all-minilm``.  Pass ``models={}`` for none."""
 
 
 # --------------------------------------------------------------------------- #
@@ -488,7 +504,7 @@ class FakeOllama:
     ----------
     url: ``"http://127.0.0.1:PORT"`` (after :meth:`start`); ``host``/``port`` too.
     requests: every request received, in order, as
-        ``{"method": ..., "path": ..., "body": <parsed JSON or None>}`` - logged on
+        ``{"method": ..., "path": ..., "body": <parsed JSON; None if empty>}`` - logged on
         arrival, before any fault is applied.  See :meth:`bodies` /
         :meth:`last_request`.
     fault: ``None`` or one of :data:`FAULTS` (validated on assignment).
@@ -617,7 +633,7 @@ class FakeOllama:
     def _find(self, name: str) -> str | None:
         wanted = canonical_name(name).lower()
         with self._lock:
-            return next((key for key in self.models if key.lower() == wanted), None)
+            return next((key for key in self.models if canonical_name(key).lower() == wanted), None)
 
     def _lookup(self, name: str, fault: str | None) -> tuple[str, ModelSpec] | None:
         if fault == "missing_model" or not name:

@@ -87,7 +87,9 @@ def test_version_root_and_routing(fake: FakeOllama) -> None:
 
 def test_list(client: ollama.Client) -> None:
     models = {m.model: m for m in client.list().models}
-    assert set(models) == {CHAT, "all-minilm:latest"}
+    assert set(models) == {"qwen2.5:3b", CHAT, "all-minilm:latest"}
+    qwen = models["qwen2.5:3b"]
+    assert qwen.details is not None and qwen.details.family == "qwen2"
     chat = models[CHAT]
     assert chat.details is not None and chat.details.family == "gemma3"
     assert chat.details.parameter_size and chat.details.quantization_level
@@ -367,7 +369,7 @@ def test_fault_missing_model(fake: FakeOllama, client: ollama.Client) -> None:
     with pytest.raises(ollama.ResponseError, match="file does not exist"):
         list(client.pull(CHAT, stream=True))
     fake.fault = None
-    assert len(client.list().models) == 2
+    assert len(client.list().models) == 3
 
 
 def test_fault_busy(fake: FakeOllama, client: ollama.Client) -> None:
@@ -381,7 +383,7 @@ def test_fault_busy(fake: FakeOllama, client: ollama.Client) -> None:
         with pytest.raises(ollama.ResponseError) as err:
             call()
         assert err.value.status_code == 503 and err.value.error == BUSY_ERROR
-    assert len(client.list().models) == 2  # the queue being full does not affect listing
+    assert len(client.list().models) == 3  # the queue being full does not affect listing
     fake.set_fault("busy", times=1)
     with pytest.raises(ollama.ResponseError):
         client.chat(model=CHAT, messages=user())

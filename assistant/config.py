@@ -161,8 +161,8 @@ class EvalSettings(BaseModel):
     min_mrr: float = Field(0.8, description="Minimum hybrid MRR@10.")
     min_marker_validity: float = Field(1.0, description="Minimum share of valid citation markers.")
     min_citation_support: float = Field(0.9, description="Minimum share of supported citations.")
-    min_correct_refusals: float = Field(0.8, description="Minimum share of refused unanswerable questions.")
-    max_false_refusals: float = Field(0.2, description="Maximum share of refused answerable questions.")
+    min_correct_refusals: float = Field(0.6, description="Minimum share of refused unanswerable questions.")
+    max_false_refusals: float = Field(0.1, description="Maximum share of refused answerable questions.")
     min_fact_recall: float = Field(0.5, description="Minimum fact recall of answers.")
     tolerance: float = Field(0.02, ge=0, description="Allowed drop against a baseline before failing.")
 

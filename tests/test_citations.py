@@ -291,6 +291,15 @@ def test_unsupported_cited_sentence_is_removed_in_strict_mode(lightcap: Hit, dat
     assert_quotes_verbatim(result)
 
 
+def test_claim_made_of_names_found_in_the_passage_is_supported(dates: Hit, lightcap: Hit) -> None:
+    # Across languages only names match; here they are nearly the whole claim.
+    listed = verify_citations("OpenAI negotiated with Disney, Universal Pictures and Warner Brothers [1].", [dates])
+    assert listed.sentences[0].supported
+    # The same names with something the passage does not say are not enough.
+    invented = verify_citations("Brad Lightcap said Sora was a great success [1].", [lightcap])
+    assert not invented.sentences[0].supported
+
+
 def test_citation_of_a_passage_that_does_not_support_is_dropped(lightcap: Hit, dates: Hit) -> None:
     result = verify_citations(f"{LIGHTCAP} [1][2].", [dates, lightcap])
     assert result.sentences[0].citations == [1]

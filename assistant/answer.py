@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -18,7 +18,15 @@ from assistant.extractive import compose_extractive
 from assistant.language import detect_language
 from assistant.llm import ChatModel, ModelError, select_chat_model
 from assistant.models import Answer, Hit, Timings
-from assistant.prompts import REFUSAL_MARKER, answer_messages, condense_messages, language_name, new_nonce, phrase, render
+from assistant.prompts import (
+    REFUSAL_MARKER,
+    answer_messages,
+    condense_messages,
+    language_name,
+    new_nonce,
+    phrase,
+    render,
+)
 from assistant.render import sanitize_model_text
 
 if TYPE_CHECKING:
@@ -135,7 +143,7 @@ class Answerer:
         previous = history[-1][0]
         return f"{previous} {question}"
 
-    def _extractive(self, run: _Run, query: str, hits: list[Hit], strict: bool) -> Iterator[AnswerEvent]:
+    def _extractive(self, run: _Run, query: str, hits: list[Hit], strict: bool) -> Generator[AnswerEvent, None, Answer]:
         composed = compose_extractive(
             query, run.language, hits, self.services.embedder, max_sentences=self.settings.answer.extractive_sentences
         )
@@ -150,7 +158,7 @@ class Answerer:
 
     def _generative(
         self, run: _Run, query: str, hits: list[Hit], chat: ChatModel, strict: bool
-    ) -> Iterator[AnswerEvent]:
+    ) -> Generator[AnswerEvent, None, Answer]:
         used, dropped = self._fit(run, query, hits, chat)
         messages = answer_messages(query, run.language, used, new_nonce())
         raw = yield from self._generate(run, chat, messages)
@@ -158,8 +166,11 @@ class Answerer:
             return self._refusal(run, chat, "generative", "the model found no answer in the passages")
         text = sanitize_model_text(raw)
         if text and detect_language(text) != run.language:
-            retry = [*messages, {"role": "assistant", "content": raw},
-                     {"role": "user", "content": render("language_retry", language_name=language_name(run.language))}]
+            retry = [
+                *messages,
+                {"role": "assistant", "content": raw},
+                {"role": "user", "content": render("language_retry", language_name=language_name(run.language))},
+            ]
             yield AnswerEvent("reset")
             text = sanitize_model_text((yield from self._generate(run, chat, retry)))
             if detect_language(text) != run.language:
@@ -171,7 +182,9 @@ class Answerer:
             answer.notes.append(f"{dropped} lower-ranked passage(s) left out to fit the model's context")
         return answer
 
-    def _generate(self, run: _Run, chat: ChatModel, messages: list[dict[str, str]]) -> Iterator[AnswerEvent]:
+    def _generate(
+        self, run: _Run, chat: ChatModel, messages: list[dict[str, str]]
+    ) -> Generator[AnswerEvent, None, str]:
         pieces: list[str] = []
         for piece in chat.stream(messages, self.settings.llm.max_answer_tokens):
             self._mark_first_token(run)
@@ -191,14 +204,21 @@ class Answerer:
         return used, len(hits) - len(used)
 
     def _similarity(self, a: Sequence[str], b: Sequence[str]) -> np.ndarray:
+        """Answer sentences embedded as queries against source spans as passages (spans are cached)."""
         embedder = self.services.embedder
-        return embedder.embed_passages(list(a)) @ embedder.embed_passages(list(b)).T
+        claims = np.stack([embedder.embed_query(text) for text in a])
+        return claims @ embedder.embed_passages(list(b)).T
 
     def _mark_first_token(self, run: _Run) -> None:
         if run.first_token is None:
             run.first_token = time.perf_counter()
 
     def _build(self, run: _Run, verified: VerifiedAnswer, hits: list[Hit], mode: AnswerMode) -> Answer:
+        catalog = self.services.index.catalog
+        for source in verified.sources:
+            info = catalog.document(source.doc_id)
+            if info is not None:
+                source.path, source.date = info.path, source.date or info.date
         return Answer(
             question=run.question,
             text=verified.text,

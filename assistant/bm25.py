@@ -50,7 +50,7 @@ def _stopwords(language: str) -> frozenset[str]:
 def tokenize(text: str, language: str) -> list[str]:
     """Folded, stop-word-free, stemmed tokens of a passage in ``language``."""
     lang = language if language in _STEMMERS else "en"
-    kept = [w for w in words(text) if w not in _stopwords(lang) and len(w) > 1 or w.isdigit()]
+    kept = [w for w in words(text) if (w not in _stopwords(lang) and len(w) > 1) or w.isdigit()]
     return list(_stemmer(lang).stemWords(kept))
 
 

@@ -11,7 +11,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from assistant.models import Chunk, DocumentInfo
@@ -107,7 +107,7 @@ class Catalog:
     def replace_document(self, info: DocumentInfo, chunks: Sequence[Chunk], tokens: Sequence[list[str]]) -> None:
         """Atomically replace a document and its chunks, and clear its pending mark."""
         info = info.model_copy(
-            update={"n_chunks": len(chunks), "indexed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            update={"n_chunks": len(chunks), "indexed_at": datetime.now(UTC).isoformat(timespec="seconds")}
         )
         with self._tx() as db:
             db.execute("DELETE FROM chunks WHERE doc_id = ?", (info.doc_id,))
@@ -115,8 +115,18 @@ class Catalog:
             db.executemany(
                 "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (c.chunk_id, c.doc_id, c.index, c.start, c.end, c.text, c.language, c.title,
-                     int(c.boilerplate), " ".join(t))
+                    (
+                        c.chunk_id,
+                        c.doc_id,
+                        c.index,
+                        c.start,
+                        c.end,
+                        c.text,
+                        c.language,
+                        c.title,
+                        int(c.boilerplate),
+                        " ".join(t),
+                    )
                     for c, t in zip(chunks, tokens, strict=True)
                 ],
             )
@@ -129,7 +139,7 @@ class Catalog:
             db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
             db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
             db.execute("DELETE FROM pending WHERE doc_id = ?", (doc_id,))
-            stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            stamp = datetime.now(UTC).isoformat(timespec="seconds")
             db.execute("INSERT OR REPLACE INTO manifest VALUES ('updated_at', ?)", (stamp,))
 
     # -- reads -----------------------------------------------------------------------------
@@ -146,8 +156,15 @@ class Catalog:
             )
             for row in rows:
                 found[row[0]] = Chunk(
-                    chunk_id=row[0], doc_id=row[1], index=row[2], start=row[3], end=row[4],
-                    text=row[5], language=row[6], title=row[7], boilerplate=bool(row[8]),
+                    chunk_id=row[0],
+                    doc_id=row[1],
+                    index=row[2],
+                    start=row[3],
+                    end=row[4],
+                    text=row[5],
+                    language=row[6],
+                    title=row[7],
+                    boilerplate=bool(row[8]),
                 )
         return found
 

@@ -130,9 +130,14 @@ def find_quote(claim: str, passage: Hit, similarity: Similarity | None = None) -
     lexical = [_lexical_support(terms, claim_words, text) for text in texts]
     semantic = _semantic_support(claim, texts, similarity)
     scores = [max(lex, sem) for lex, sem in zip(lexical, semantic, strict=True)]
-    best = _first_max(scores[: len(singles)])
+
+    def rank(i: int) -> tuple[float, float, float]:
+        # Supports often saturate at 1.0: break ties by word overlap, then by raw similarity.
+        return (scores[i], lexical[i], semantic[i])
+
+    best = max(range(len(singles)), key=rank)
     if pairs:
-        best_pair = len(singles) + _first_max(scores[len(singles) :])
+        best_pair = max(range(len(singles), len(candidates)), key=rank)
         if scores[best_pair] > scores[best] + _PAIR_MARGIN:
             best = best_pair
     return candidates[best], scores[best]

@@ -13,7 +13,9 @@ import typer
 
 from assistant.config import ConfigError, Settings, load_settings
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Ask questions about your documents, with citations.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Ask questions about your documents, with citations."
+)
 
 T = TypeVar("T")
 
@@ -34,7 +36,8 @@ class Exit:
 
 
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="TOML settings file (default: $ASSISTANT_CONFIG or ./assistant.toml).")
+    Path | None,
+    typer.Option("--config", "-c", help="TOML settings file (default: $ASSISTANT_CONFIG or ./assistant.toml)."),
 ]
 
 
@@ -106,7 +109,9 @@ def run(config: Path | None, action: Callable[[Any], T]) -> T:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Folders or files (default: the configured corpus).")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Folders or files (default: the configured corpus).")
+    ] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the index and build it again.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     config: ConfigOption = None,
@@ -202,6 +207,15 @@ def doctor(config: ConfigOption = None) -> None:
     print_checks(checks)
     if any(c.status == "fail" for c in checks):
         raise typer.Exit(Exit.INDEX)
+
+
+def _register_commands() -> None:
+    from assistant.cli_eval import register
+
+    register(app)
+
+
+_register_commands()
 
 
 def main() -> None:

@@ -112,15 +112,20 @@ def _report(result: EvalResult, out_dir: Path, baseline: Path | None, thresholds
 
     if result.missing_sources:
         typer.echo(f"warning: gold sources not in the index: {', '.join(result.missing_sources)}", err=True)
+    answers = result.overall.answers
+    if answers is not None and answers.errors:
+        typer.echo(f"warning: {answers.errors} answer(s) failed with a model error (see the report)", err=True)
+    failures = [f"threshold: {failure}" for failure in evaluation.check_thresholds(result, thresholds)]
+    differences: list[str] = []
+    if baseline is not None:  # read before the reports are written: the baseline may be the same file
+        differences, regressions = evaluation.compare(result, baseline, thresholds.tolerance)
+        failures += [f"regression: {regression}" for regression in regressions]
     paths = evaluation.write_reports(result, out_dir)
     typer.echo(evaluation.render_summary(result))
     typer.echo(f"wrote {paths.markdown}, {paths.json}, {paths.chart}")
-    failures = [f"threshold: {failure}" for failure in evaluation.check_thresholds(result, thresholds)]
     if baseline is not None:
-        differences, regressions = evaluation.compare(result, baseline, thresholds.tolerance)
         typer.echo(f"\nAgainst {baseline}:")
         typer.echo("\n".join(f"  {line}" for line in differences) or "  no differences")
-        failures += [f"regression: {regression}" for regression in regressions]
     for failure in failures:
         typer.echo(failure, err=True)
     if failures:

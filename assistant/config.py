@@ -73,9 +73,7 @@ class IngestSettings(BaseModel):
         [".txt", ".md", ".html", ".htm", ".pdf", ".docx"], description="File extensions that are read."
     )
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this (MB) are skipped and reported.")
-    lock_timeout: float = Field(
-        10.0, ge=0, description="Seconds to wait for another running ingest before giving up."
-    )
+    lock_timeout: float = Field(10.0, ge=0, description="Seconds to wait for another running ingest before giving up.")
 
 
 class RetrievalSettings(BaseModel):
@@ -93,9 +91,7 @@ class OllamaSettings(BaseModel):
     """The Ollama server, the primary model backend."""
 
     host: str = Field("http://127.0.0.1:11434", description="Base URL of the Ollama server.")
-    model: str = Field(
-        "qwen2.5:3b", description="Chat model (multilingual; see README for why this default)."
-    )
+    model: str = Field("qwen2.5:3b", description="Chat model (multilingual; see README for why this default).")
     num_ctx: int = Field(8192, ge=512, description="Context window sent as `options.num_ctx`.")
     keep_alive: str = Field("10m", description="How long Ollama keeps the model loaded after a request.")
     temperature: float = Field(0.1, ge=0, description="Sampling temperature.")

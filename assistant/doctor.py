@@ -66,7 +66,7 @@ def _index_check(services: Services) -> Check:
         index = services.index
         docs, chunks = index.counts()
         vectors = index.vectors.count()
-    except Exception as exc:  # noqa: BLE001 - doctor reports every failure instead of crashing
+    except Exception as exc:
         return Check("index", "fail", f"{exc}")
     if docs == 0:
         return Check("index", "warn", "empty: run `assistant ingest corpus/`")

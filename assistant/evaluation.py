@@ -10,7 +10,6 @@ into a :class:`QuestionRecord` and aggregates the records overall and per questi
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -45,8 +44,10 @@ DocumentText = Callable[[str], str | None]
 """``document_text(doc_id)``: the extracted text of an indexed document, or None if it cannot be read."""
 
 _EPSILON = 1e-9
-# Quoted spans are in the source's language (the extractive mode quotes sources as they stand).
-_QUOTED = re.compile(r"«[^»]*»|“[^”]*”|„[^“”]*[“”]")
+# Quotes keep the source's language (the extractive mode quotes sources as they stand); sources
+# quote people in turn, so quotes nest: “... “abbiamo lanciato ‘Sora’ troppo presto”, ...”.
+_OPENING_QUOTES = "“«"
+_CLOSING_QUOTES = "”»"
 
 
 class QuestionSetError(ValueError):
@@ -198,8 +199,24 @@ def _normalise(text: str) -> str:
 
 def answer_language(text: str) -> str:
     """The language of an answer, leaving out «…» and “…” quotes (which keep the source's language)."""
-    unquoted = strip_markers(_QUOTED.sub(" ", text))
+    unquoted = strip_markers(remove_quotes(text))
     return detect_language(unquoted if words(unquoted) else text)
+
+
+def remove_quotes(text: str) -> str:
+    """``text`` without its “…” and «…» quotes, nested ones included; an unclosed quote ends at the line's end."""
+    kept: list[str] = []
+    depth = 0
+    for char in text:
+        if char == "\n":
+            depth = 0
+        if char in _OPENING_QUOTES:
+            depth += 1
+        elif char in _CLOSING_QUOTES and depth:
+            depth -= 1
+        elif not depth:
+            kept.append(char)
+    return "".join(kept)
 
 
 def count_markers(raw_text: str, passages: int) -> tuple[int, int]:
@@ -623,6 +640,7 @@ def run_eval(
     depth = k or RETRIEVAL_DEPTH
     total = len(questions) * (1 if retrieval_only else 2)
     step = _Steps(progress, total)
+    _warm_up(services, questions[0].question if questions else "warm up")
     records = []
     for question in questions:
         ranked = {m: retrieve(services, question, m, depth) for m in RETRIEVAL_MODES}
@@ -644,13 +662,19 @@ def run_eval(
         retrieval_mode=retrieval_mode,
         mode=mode,
         backend=backend,
-        answered_by=sorted({f"{a.backend}/{a.model}/{a.mode}" for r in records if (a := r.answer) and not a.error}),
+        answered_by=sorted({f"{a.backend}/{a.model}/{a.mode}" for r in records if (a := r.answer) and a.backend}),
         missing_sources=missing_sources(services, questions),
         seconds=time.perf_counter() - started,
         overall=figures(records),
         by_language={lang: figures([r for r in records if r.lang == lang]) for lang in _languages(records)},
         records=records,
     )
+
+
+def _warm_up(services: Services, text: str) -> None:
+    """Load the embedding model and open the index, so the first question's latency is not the startup's."""
+    for mode in RETRIEVAL_MODES:
+        services.search(text, k=1, mode=mode)  # type: ignore[arg-type]
 
 
 def _record(question: Question, retrieval: dict[str, RetrievalRecord]) -> QuestionRecord:
@@ -895,7 +919,10 @@ def _answer_table(answers: AnswerFigures) -> list[str]:
         [f"false refusals ({answers.answerable} answerable)", _number(answers.false_refusals)],
         ["model errors", str(answers.errors)],
         ["retrieval p50 / p95 (ms)", f"{_ms(answers.retrieval_p50_ms)} / {_ms(answers.retrieval_p95_ms)}"],
-        ["first token p50 / p95 (ms)", f"{_ms(answers.first_token_p50_ms)} / {_ms(answers.first_token_p95_ms)}"],
+        [
+            "first token p50 / p95 (ms, answers with text)",
+            f"{_ms(answers.first_token_p50_ms)} / {_ms(answers.first_token_p95_ms)}",
+        ],
         ["total p50 / p95 (ms)", f"{_ms(answers.total_p50_ms)} / {_ms(answers.total_p95_ms)}"],
     ]
     return _table(["metric", "value"], rows)
@@ -989,10 +1016,11 @@ def write_chart(result: EvalResult, path: Path) -> None:
         heights = [value if value is not None else 0.0 for value in values]
         axes.bar(positions + (offset - (len(series) - 1) / 2) * width, heights, width, label=name)
     axes.set_xticks(positions, labels)
-    axes.set_ylim(0, 1.05)
+    axes.set_ylim(0, 1.3)  # room above the bars for the legend
+    axes.set_yticks([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
     axes.set_ylabel("share")
     axes.set_title("Evaluation by question language")
-    axes.legend(fontsize="small", loc="lower left", ncols=2)
+    axes.legend(fontsize="small", loc="upper center", ncols=3, frameon=False)
     axes.grid(axis="y", alpha=0.3)
     figure.tight_layout()
     figure.savefig(path)

@@ -29,18 +29,51 @@ TYPE_PENALTY = 0.06
 _WHO = re.compile(r"^\s*(who|whom|whose|chi|qui)\b|\b(quale|quel|quelle|which|what)\s+(ceo|cto|coo|cpo|person)", re.I)
 _WHEN = re.compile(r"^\s*(when|quando|quand)\b|\b(date|data|year|anno|année|month|mese|mois|day|giorno|jour)\b", re.I)
 _HOW_MUCH = re.compile(r"\b(how (much|many)|quant[oiae]|combien)\b", re.I)
-_MONTHS = (
-    "january february march april may june july august september october november december "
-    "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre dicembre "
-    "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre"
-).split()
+_MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "gennaio",
+    "febbraio",
+    "marzo",
+    "aprile",
+    "maggio",
+    "giugno",
+    "luglio",
+    "agosto",
+    "settembre",
+    "ottobre",
+    "novembre",
+    "dicembre",
+    "janvier",
+    "fevrier",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "aout",
+    "septembre",
+    "octobre",
+    "novembre",
+    "decembre",
+]
 
 
 class QueryEmbedder(Protocol):
     """What ranking needs from the embedding model."""
 
-    def embed_passages(self, texts: list[str]) -> np.ndarray: ...  # noqa: D102
-    def embed_query(self, text: str) -> np.ndarray: ...  # noqa: D102
+    def embed_passages(self, texts: list[str]) -> np.ndarray: ...
+    def embed_query(self, text: str) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -87,7 +120,9 @@ def _names(text: str) -> set[str]:
 
 def rank_sentences(question: str, hits: list[Hit], embedder: QueryEmbedder) -> list[Candidate]:
     """All usable sentences of the passages, best first."""
-    pool = [(n, s.text) for n, hit in enumerate(hits, start=1) if not hit.boilerplate for s in split_sentences(hit.text)]
+    pool = [
+        (n, s.text) for n, hit in enumerate(hits, start=1) if not hit.boilerplate for s in split_sentences(hit.text)
+    ]
     pool = [(n, text) for n, text in pool if len(text) >= 30 and len(text.split()) >= 6]
     if not pool:
         return []
@@ -116,7 +151,11 @@ def compose_extractive(
     if not ranked or ranked[0].score < MIN_SENTENCE_SCORE:
         return None
     best = ranked[0].score
-    chosen = [c for c in ranked if c.score >= best - KEEP_WITHIN][:max_sentences]
+    chosen: list[Candidate] = []
+    for candidate in ranked:  # overlapping chunks repeat sentences: quote each once
+        if candidate.score >= best - KEEP_WITHIN and all(c.text != candidate.text for c in chosen):
+            chosen.append(candidate)
+    chosen = chosen[:max_sentences]
     lines = [phrase("extractive_lead", language)]
     lines.extend(f"“{c.text}” [{c.passage}]" for c in chosen)
     return "\n".join(lines)

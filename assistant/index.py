@@ -61,7 +61,10 @@ class Index:
         if "schema_version" not in found:
             self.catalog.write_manifest(wanted)
             return
-        if found.get("embedding_model") != wanted["embedding_model"] or found.get("embedding_dim") != wanted["embedding_dim"]:
+        if (
+            found.get("embedding_model") != wanted["embedding_model"]
+            or found.get("embedding_dim") != wanted["embedding_dim"]
+        ):
             raise IndexMismatchError(
                 f"the index was built with {found.get('embedding_model')} ({found.get('embedding_dim')} dims) "
                 f"but the assistant is set to {self.embedding_model} ({self.dim} dims); "

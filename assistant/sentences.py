@@ -10,8 +10,33 @@ from typing import NamedTuple
 # or at a line break. Abbreviations that often precede a capital are kept inside the sentence.
 _END = re.compile(r"""[.!?…]+["'”’»)\]]*(?=\s)|\n""")
 _ABBREVIATIONS = {
-    "dr", "mr", "mrs", "ms", "st", "sig", "dott", "prof", "ing", "avv", "mme", "mlle", "m",
-    "corp", "inc", "ltd", "co", "vs", "etc", "ecc", "fig", "n", "no", "p", "pp", "e.g", "i.e",
+    "dr",
+    "mr",
+    "mrs",
+    "ms",
+    "st",
+    "sig",
+    "dott",
+    "prof",
+    "ing",
+    "avv",
+    "mme",
+    "mlle",
+    "m",
+    "corp",
+    "inc",
+    "ltd",
+    "co",
+    "vs",
+    "etc",
+    "ecc",
+    "fig",
+    "n",
+    "no",
+    "p",
+    "pp",
+    "e.g",
+    "i.e",
 }
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from assistant.config import Settings
 from assistant.models import Chunk
 
+
 class IndexMismatchError(RuntimeError):
     """The index was built with another embedding model."""
 
@@ -95,9 +96,9 @@ class VectorIndex:
 
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Add chunks with their vectors (their document's old chunks must be deleted first)."""
-        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+        from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
 
-        nodes = []
+        nodes: list[BaseNode] = []
         for chunk, vector in zip(chunks, vectors, strict=True):
             node = TextNode(
                 id_=chunk.chunk_id,
@@ -132,9 +133,7 @@ class VectorIndex:
 
         if k <= 0 or self.count() == 0:
             return []
-        result = self.store.query(
-            VectorStoreQuery(query_embedding=[float(x) for x in vector], similarity_top_k=k)
-        )
+        result = self.store.query(VectorStoreQuery(query_embedding=[float(x) for x in vector], similarity_top_k=k))
         ids = result.ids or []
         # ChromaVectorStore reports exp(-distance); with the cosine space, distance = 1 - cosine.
         sims = [1.0 + math.log(s) if s > 0 else -1.0 for s in (result.similarities or [])]
@@ -145,5 +144,5 @@ def reset_collection(client: Any, collection: str) -> None:
     """Drop the collection (for ``ingest --rebuild``)."""
     try:
         client.delete_collection(collection)
-    except Exception:  # noqa: BLE001 - absent already; chroma raises different types per version
+    except Exception:
         return

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -61,7 +61,9 @@ def print_ingest_report(report: IngestReport, quiet: bool = False) -> None:
 def print_search_result(result: SearchResult) -> None:
     """Ranked passages for people."""
     out = Console(highlight=False)
-    out.print(f"[bold]{len(result.hits)} passages[/] for “{result.query}” ({result.mode}, {result.retrieval_ms:.0f} ms)")
+    out.print(
+        f"[bold]{len(result.hits)} passages[/] for “{result.query}” ({result.mode}, {result.retrieval_ms:.0f} ms)"
+    )
     for hit in result.hits:
         scores = [f"score {hit.score:.4f}"]
         if hit.dense_rank is not None:
@@ -124,7 +126,10 @@ class AnswerPrinter:
         if answer.sources:
             self.out.print("\nSources:", style="bold")
         for source in answer.sources:
-            self.out.print(f"[{source.number}] {source.title[:90]} — {source.doc_id}, chars {source.start}-{source.end}", markup=False)
+            self.out.print(
+                f"[{source.number}] {source.title[:90]} — {source.doc_id}, chars {source.start}-{source.end}",
+                markup=False,
+            )
             self.out.print(f"    “{source.quote}”", style="italic", markup=False)
         self.err.print(
             f"[{answer.backend} · {answer.mode} · retrieval {answer.timings.retrieval_ms:.0f} ms · "
@@ -137,8 +142,9 @@ class AnswerPrinter:
 @contextmanager
 def pull_progress(model: str) -> Iterator[Callable[[str, int, int], None]]:
     """A progress bar for `ollama pull`."""
-    with Progress(TextColumn(f"pulling {model}"), BarColumn(), TextColumn("{task.fields[status]}"),
-                  console=Console(stderr=True)) as bar:
+    with Progress(
+        TextColumn(f"pulling {model}"), BarColumn(), TextColumn("{task.fields[status]}"), console=Console(stderr=True)
+    ) as bar:
         task = bar.add_task("pull", total=None, status="")
 
         def update(status: str, completed: int, total: int) -> None:

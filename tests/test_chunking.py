@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -35,10 +36,10 @@ def test_chunks_end_on_sentence_boundaries_and_overlap() -> None:
     doc = next(d for d in corpus_documents() if d.info.doc_id.startswith("001"))
     chunks = chunk_document(doc, 600, 200)
     for chunk in chunks[:-1]:
-        assert chunk.text.rstrip()[-1] in ".!?…”\"’»:,)" or doc.text[chunk.end] == "\n"
-    overlaps = [a.end > b.start for a, b in zip(chunks, chunks[1:], strict=False)]
+        assert chunk.text.rstrip()[-1] in '.!?…”"’»:,)' or doc.text[chunk.end] == "\n"
+    overlaps = [a.end > b.start for a, b in pairwise(chunks)]
     assert any(overlaps)
-    assert all(b.start > a.start for a, b in zip(chunks, chunks[1:], strict=False))
+    assert all(b.start > a.start for a, b in pairwise(chunks))
 
 
 def test_ids_are_deterministic_and_teasers_are_tagged_not_dropped() -> None:
@@ -48,7 +49,11 @@ def test_ids_are_deterministic_and_teasers_are_tagged_not_dropped() -> None:
     assert [c.chunk_id for c in first] == [c.chunk_id for c in second]
     assert len({c.chunk_id for c in first}) == len(first)
     tagged = [c for c in first if c.boilerplate]
-    assert tagged and "POTREBBE INTERESSARTI" in "".join(c.text for c in tagged) + doc.text[tagged[0].start - 40 : tagged[0].start]
+    assert (
+        tagged
+        and "POTREBBE INTERESSARTI"
+        in "".join(c.text for c in tagged) + doc.text[tagged[0].start - 40 : tagged[0].start]
+    )
     assert any("ByteDance" in c.text for c in tagged)
 
 

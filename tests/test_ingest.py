@@ -47,7 +47,9 @@ def test_edit_and_delete_are_synced(corpus: Path, chroma_mode: str) -> None:
     services.ingest()
     _, chunks_before = services.index.counts()
     edited = corpus / "002_21cd4d0107916324.txt"
-    edited.write_text(edited.read_text(encoding="utf-8") + "\n\nNuovo paragrafo: il progetto Zorblax è stato annunciato.\n")
+    edited.write_text(
+        edited.read_text(encoding="utf-8") + "\n\nNuovo paragrafo: il progetto Zorblax è stato annunciato.\n"
+    )
     (corpus / "000_9054f5f7106c5075.txt").unlink()
     report = services.ingest()
     assert report.updated == ["002_21cd4d0107916324.txt"]
@@ -56,7 +58,9 @@ def test_edit_and_delete_are_synced(corpus: Path, chroma_mode: str) -> None:
     assert services.index.vectors.chunk_ids() == services.index.catalog.all_chunk_ids()
     hits = services.search("progetto Zorblax", k=1).hits
     assert hits[0].doc_id == "002_21cd4d0107916324.txt" and "Zorblax" in hits[0].text
-    assert all(h.doc_id != "000_9054f5f7106c5075.txt" for h in services.search("Brad Lightcap troppo presto", k=10).hits)
+    assert all(
+        h.doc_id != "000_9054f5f7106c5075.txt" for h in services.search("Brad Lightcap troppo presto", k=10).hits
+    )
     _, chunks_after = services.index.counts()
     assert chunks_after < chunks_before  # the deleted document's chunks are gone, none duplicated
 

@@ -18,8 +18,17 @@ from assistant.prompts import (
 
 
 def hit(text: str, number: int = 1) -> Hit:
-    return Hit(rank=number, chunk_id=f"c{number}", doc_id=f"d{number}.txt", title=f"T{number}", text=text,
-               start=0, end=len(text), language="it", score=1.0)
+    return Hit(
+        rank=number,
+        chunk_id=f"c{number}",
+        doc_id=f"d{number}.txt",
+        title=f"T{number}",
+        text=text,
+        start=0,
+        end=len(text),
+        language="it",
+        score=1.0,
+    )
 
 
 def test_every_template_renders() -> None:

@@ -1,0 +1,153 @@
+"""Answers end to end on the shipped corpus with the real embedded model and embeddings."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from assistant.cli import app
+from assistant.models import Answer
+from tests.conftest import CORPUS
+
+pytestmark = pytest.mark.slow
+
+
+def assert_citations_verifiable(answer: Answer) -> None:
+    """Every marker points to a listed source whose quote is verbatim at its offsets."""
+    numbers = {s.number for s in answer.sources}
+    assert [s.number for s in answer.sources] == list(range(1, len(numbers) + 1))
+    for marker in re.findall(r"\[(\d+)\]", answer.text):
+        assert int(marker) in numbers, f"marker [{marker}] has no source"
+    cited = {n for sentence in answer.sentences for n in sentence.citations}
+    assert cited == numbers, "only cited sources are listed"
+    for source in answer.sources:
+        text = (CORPUS / source.doc_id).read_text(encoding="utf-8")
+        assert text[source.start : source.end] == source.quote
+
+
+def test_italian_question_names_lightcap_with_exact_quote(corpus_services: Any) -> None:
+    answer = corpus_services.answerer.ask("Chi ha detto che Sora è stato lanciato troppo presto?")
+    assert not answer.refused and answer.language == "it"
+    assert "Lightcap" in answer.text
+    assert answer.text.startswith("Secondo i documenti")
+    assert_citations_verifiable(answer)
+    lightcap = [s for s in answer.sources if "Lightcap" in s.quote]
+    assert lightcap and lightcap[0].doc_id == "000_9054f5f7106c5075.txt"
+    assert "troppo presto" in lightcap[0].quote
+    assert answer.backend == "embedded" and answer.mode == "extractive"
+    assert answer.timings.total_ms >= answer.timings.retrieval_ms > 0
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("What is the capital of Australia?", "en"),
+        ("How much does Sora cost per month?", "en"),
+        ("Qual è la formula chimica dell'acqua?", "it"),
+    ],
+)
+def test_questions_outside_the_documents_are_refused(corpus_services: Any, question: str, language: str) -> None:
+    answer = corpus_services.answerer.ask(question)
+    assert answer.refused
+    assert answer.sources == [] and "[" not in answer.text
+    assert answer.language == language
+    from assistant.prompts import phrase
+
+    assert answer.text == phrase("refusal", language)
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "lead"),
+    [
+        ("Qui a présenté à Hollywood les potentialités de Sora fin février ?", "fr", "D'après les documents"),
+        ("Which YouTube executive warned OpenAI of possible legal risks?", "en", "According to the documents"),
+    ],
+)
+def test_answers_come_in_the_language_of_the_question(
+    corpus_services: Any, question: str, language: str, lead: str
+) -> None:
+    answer = corpus_services.answerer.ask(question)
+    assert not answer.refused
+    assert answer.language == language and answer.text.startswith(lead)
+    assert_citations_verifiable(answer)
+
+
+def test_streaming_and_collected_answers_are_the_same(corpus_services: Any) -> None:
+    question = "Con quali studi cinematografici OpenAI ha avviato trattative?"
+    events = list(corpus_services.answerer.stream(question))
+    streamed = "".join(e.text for e in events if e.kind == "token")
+    final = events[-1].answer
+    assert events[-1].kind == "answer" and final is not None
+    assert "Disney" in streamed
+    assert final.text == corpus_services.answerer.ask(question).text
+
+
+def test_generative_mode_with_the_embedded_model_keeps_only_checkable_citations(corpus_services: Any) -> None:
+    answer = corpus_services.answerer.ask("Chi è Brad Lightcap?", mode="generative", backend="embedded")
+    assert answer.mode == "generative" and answer.backend == "embedded"
+    assert_citations_verifiable(answer)
+    if not answer.refused:
+        unsupported = [s for s in answer.sentences if s.citations and not s.supported]
+        assert not unsupported or any("support" in note for note in answer.notes)
+
+
+def test_prompt_is_fitted_to_a_small_context(corpus_services: Any) -> None:
+    from assistant.llm import EmbeddedChat
+    from tests.conftest import shared_gguf
+
+    settings = corpus_services.settings.embedded.model_copy(update={"n_ctx": 1024})
+    chat = EmbeddedChat(shared_gguf(), settings)
+    answerer = corpus_services.answerer
+    hits = corpus_services.search("Perché i beta tester hanno protestato contro OpenAI?", k=8).hits
+    from assistant.answer import _Run
+
+    used, dropped = answerer._fit(_Run("q", "it"), "Perché i beta tester hanno protestato?", hits, chat)
+    assert 0 < len(used) < len(hits) and dropped == len(hits) - len(used)
+    assert used == hits[: len(used)], "lower-ranked passages are dropped first"
+
+
+def test_follow_up_is_rewritten_with_the_history(corpus_services: Any) -> None:
+    history = [("Chi è il COO di OpenAI?", "Brad Lightcap [1].")]
+    answer = corpus_services.answerer.ask("E cosa ha detto del lancio di Sora?", history=history)
+    assert answer.standalone_question and "COO" in answer.standalone_question
+    assert not answer.refused and "Lightcap" in answer.text
+
+
+@pytest.fixture
+def indexed_cli(corpus: Path) -> Iterator[CliRunner]:
+    runner = CliRunner()
+    result = runner.invoke(app, ["ingest", str(corpus), "--quiet"])
+    assert result.exit_code == 0, result.output
+    yield runner
+
+
+def test_cli_json_answer_matches_the_schema(indexed_cli: CliRunner) -> None:
+    result = indexed_cli.invoke(app, ["ask", "--json", "Chi ha detto che Sora è stato lanciato troppo presto?"])
+    assert result.exit_code == 0, result.output
+    answer = Answer.model_validate_json(result.stdout)
+    assert "Lightcap" in answer.text and answer.sources
+    payload = json.loads(result.stdout)
+    assert {"text", "sources", "language", "refused", "backend", "model", "timings"} <= set(payload)
+    assert {"retrieval_ms", "first_token_ms", "total_ms"} <= set(payload["timings"])
+
+
+def test_cli_streams_then_lists_sources_and_reads_stdin(indexed_cli: CliRunner) -> None:
+    result = indexed_cli.invoke(app, ["ask"], input="Chi ha detto che Sora è stato lanciato troppo presto?\n")
+    assert result.exit_code == 0, result.output
+    assert "Lightcap" in result.stdout and "Sources:" in result.stdout
+    assert "000_9054f5f7106c5075.txt" in result.stdout
+    assert "embedded model (offline)" in result.stderr and "ollama" in result.stderr.lower()
+
+
+def test_cli_refuses_and_rejects_empty_question(indexed_cli: CliRunner) -> None:
+    result = indexed_cli.invoke(app, ["ask", "What is the capital of Australia?"])
+    assert result.exit_code == 0
+    assert "do not contain the answer" in result.stdout and "Sources:" not in result.stdout
+    empty = indexed_cli.invoke(app, ["ask"], input="   \n")
+    assert empty.exit_code == 2 and "no question" in empty.stderr

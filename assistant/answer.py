@@ -115,7 +115,13 @@ class Answerer:
         yield AnswerEvent("answer", answer=answer)
 
     def chat_model(self, backend: str | None = None, model: str | None = None) -> tuple[ChatModel, str]:
-        """The chat model for this backend/model choice, selected once and reused."""
+        """The chat model for this backend/model choice.
+
+        An explicit backend is selected once and reused; ``auto`` is decided again on every call
+        (two quick HTTP requests), so a long-running UI switches to Ollama once it is started.
+        """
+        if (backend or self.settings.llm.backend) == "auto":
+            return select_chat_model(self.settings, backend, model)
         with self._lock:
             key = (backend, model)
             if key not in self._models:
@@ -160,6 +166,8 @@ class Answerer:
         self, run: _Run, query: str, hits: list[Hit], chat: ChatModel, strict: bool
     ) -> Generator[AnswerEvent, None, Answer]:
         used, dropped = self._fit(run, query, hits, chat)
+        if not used:
+            return self._refusal(run, chat, "generative", "the model's context is too small for any passage")
         messages = answer_messages(query, run.language, used, new_nonce())
         raw = yield from self._generate(run, chat, messages)
         if REFUSAL_MARKER in raw:

@@ -68,13 +68,20 @@ def _error_code(exc: BaseException) -> int | None:
 
 def _model_error_code(exc: BaseException) -> int | None:
     try:
-        from assistant.llm import ModelError, ModelMissingError, ModelTimeoutError, ModelUnreachableError
+        from assistant.llm import (
+            ModelBusyError,
+            ModelError,
+            ModelMissingError,
+            ModelTimeoutError,
+            ModelUnreachableError,
+        )
     except ImportError:
         return None
     table: list[tuple[type[BaseException], int]] = [
         (ModelUnreachableError, Exit.MODEL_UNREACHABLE),
         (ModelMissingError, Exit.MODEL_MISSING),
         (ModelTimeoutError, Exit.MODEL_TIMEOUT),
+        (ModelBusyError, Exit.BUSY),
         (ModelError, Exit.MODEL_FAILED),
     ]
     return next((code for kind, code in table if isinstance(exc, kind)), None)

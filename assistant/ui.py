@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 TITLE = "Document assistant"
 MAX_QUESTION_CHARS = 2000
+MAX_TURNS = 50
+"""Turns kept per session (older ones scroll away), so memory stays bounded."""
 ASK_CONCURRENCY = 4
 """Questions answered at once; more wait in the queue (the embedded model generates one at a time anyway)."""
 QUEUE_SIZE = 64
@@ -48,6 +50,8 @@ STREAM_INTERVAL = 0.05
 """Seconds between two streamed updates of the page (tokens in between are sent together)."""
 CONTEXT_CHARS = 320
 """Characters of the passage shown on each side of a highlighted quote."""
+ASK_BUTTON: dict[str, Any] = {"submit_btn": "Ask", "stop_btn": False}
+STOP_BUTTON: dict[str, Any] = {"submit_btn": False, "stop_btn": "Stop"}
 DOC_HEADERS = ["Title", "File", "Language", "Chunks", "Indexed"]
 KNOWN_ERRORS: tuple[type[BaseException], ...] = (
     ModelError,
@@ -95,7 +99,7 @@ def apply_event(turn: Turn, event: AnswerEvent) -> None:
 def readable_error(exc: BaseException) -> str:
     """One line a person can act on; unexpected errors are logged with their traceback, not shown."""
     if isinstance(exc, ModelUnreachableError):
-        message = f"{exc}. Here: choose “Embedded model (offline)” under Model."
+        message = f"{exc}. In this page: choose “Embedded model (offline)” under Model."
     elif isinstance(exc, KNOWN_ERRORS):
         message = str(exc)
     else:
@@ -223,7 +227,9 @@ def pending_html(turn: Turn) -> str:
 def turn_html(index: int, turn: Turn) -> str:
     """A question and its answer."""
     body = answer_html(index, turn.answer) if turn.answer is not None else pending_html(turn)
-    kind = "refused" if turn.answer is not None and turn.answer.refused else turn.state
+    kind: str = "refused" if turn.answer is not None and turn.answer.refused else turn.state
+    if kind == "failed" and not turn.text:
+        kind = "failed bare"
     return (
         f'<div class="msg user"><div class="bubble">{escape(turn.question)}</div></div>'
         f'<div class="msg bot {kind}" data-turn="{index}"><div class="bubble">{body}</div></div>'
@@ -410,6 +416,13 @@ footer { display: none !important; }
 .msg.bot.selected .bubble { box-shadow: 0 0 0 2px var(--color-accent-soft); }
 .msg.bot.refused .bubble { border-color: #f59e0b; }
 .msg.bot.failed .bubble, .msg.bot.stopped .bubble { border-color: #ef4444; }
+.msg.bot.bare .bubble { border: none; padding: 0; background: none; }
+.msg.bot.bare .error { margin-top: 0; }
+#question .submit-button { background: var(--button-primary-background-fill); color: var(--button-primary-text-color);
+  border-radius: 8px; padding: 0 16px; font-weight: 600; }
+#question .submit-button:hover { background: var(--button-primary-background-fill-hover); }
+#documents { --font-mono: var(--font); }
+#question .stop-button { border-radius: 8px; padding: 0 16px; font-weight: 600; }
 a.cite, .cite.demo { display: inline-block; margin: 0 1px; padding: 0 5px; border-radius: 6px; font-size: .78em;
   font-weight: 600; line-height: 1.5; vertical-align: 1px; text-decoration: none !important; cursor: pointer;
   background: var(--color-accent-soft); color: var(--color-accent) !important; }
@@ -484,9 +497,9 @@ class Callbacks:
         if not question:
             yield (gr.skip(),) * 5
             return
-        turns = [*settle(turns), Turn(question=question)]
+        turns = [*settle(turns)[-(MAX_TURNS - 1) :], Turn(question=question)]
         turn = turns[-1]
-        yield conversation_html(turns), gr.skip(), turns, "", gr.skip()
+        yield conversation_html(turns), gr.skip(), turns, gr.update(value="", **STOP_BUTTON), gr.skip()
         try:
             backend, model = parse_model_choice(model_choice)
             events = self.services.answerer.stream(
@@ -500,12 +513,12 @@ class Callbacks:
                     yield conversation_html(turns), gr.skip(), turns, gr.skip(), gr.skip()
         except Exception as exc:  # shown as one readable message; the server log keeps the rest
             turn.error, turn.state = readable_error(exc), "failed"
-        yield conversation_html(turns), sources_html(turns), turns, gr.skip(), turn_json(turn)
+        yield conversation_html(turns), sources_html(turns), turns, gr.update(**ASK_BUTTON), turn_json(turn)
 
-    def stop(self, turns: list[Turn]) -> tuple[str, list[Turn]]:
+    def stop(self, turns: list[Turn]) -> tuple[str, list[Turn], Any]:
         """Mark an answer interrupted by the stop button."""
         turns = settle(turns)
-        return conversation_html(turns), turns
+        return conversation_html(turns), turns, gr.update(**ASK_BUTTON)
 
     def clear(self) -> tuple[str, str, list[Turn], None]:
         """Forget this session's conversation."""
@@ -531,10 +544,14 @@ class Callbacks:
         return (self.status(value), gr.update(choices=choices, value=value), *self.documents())
 
     def _ollama_models(self) -> tuple[list[str] | None, str | None]:
+        """The pulled Ollama models, or None and a short warning."""
+        host = self.settings.ollama.host
         try:
             return OllamaServer(self.settings.ollama, timeout=self.settings.ollama.connect_timeout).models(), None
+        except ModelUnreachableError:
+            return None, f"Ollama is not reachable at {host}: start it with `ollama serve`"
         except Exception as exc:
-            return None, readable_error(exc)
+            return None, f"Ollama at {host} does not answer: {readable_error(exc)}"
 
     def _index_summary(self) -> str:
         try:
@@ -714,10 +731,9 @@ def build_app(services: Services) -> gr.Blocks:
                             placeholder="Ask a question about your documents…",
                             lines=1,
                             max_lines=6,
-                            submit_btn="Ask",
-                            stop_btn=False,
                             autofocus=True,
                             elem_id="question",
+                            **ASK_BUTTON,
                         )
                         with gr.Row(equal_height=True, elem_id="settings"):
                             model = gr.Dropdown(
@@ -774,7 +790,7 @@ def build_app(services: Services) -> gr.Blocks:
                         to_remove = gr.Dropdown(
                             [], label="Document to remove", allow_custom_value=True, filterable=True
                         )
-                        remove = gr.Button("Remove from the index", variant="stop")
+                        remove = gr.Button("Remove from the index", variant="stop", size="md")
                         remove_result = gr.HTML()
                         refresh = gr.Button("Refresh the list", variant="secondary", size="sm")
 
@@ -788,7 +804,7 @@ def build_app(services: Services) -> gr.Blocks:
             concurrency_limit=ASK_CONCURRENCY,
             concurrency_id="ask",
         )
-        question.stop(cb.stop, [turns], [conversation, turns], cancels=[ask_event], api_visibility="private")
+        question.stop(cb.stop, [turns], [conversation, turns, question], cancels=[ask_event], api_visibility="private")
         clear.click(cb.clear, None, [conversation, sources, turns, last_answer], api_name="clear")
         model.change(cb.status, [model], [status], api_name="status", show_progress="hidden")
         files.upload(

@@ -84,6 +84,7 @@ class AnswerPrinter:
         self.out = Console(highlight=False, soft_wrap=True)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
         self._streamed = ""
+        self._shown = False  # some text reached the terminal (a reset does not undo that)
 
     def consume(self, events: Iterator[AnswerEvent]) -> Answer:
         """Print the events as they come; return the final answer. A failure mid-stream is flagged."""
@@ -92,7 +93,7 @@ class AnswerPrinter:
             for event in events:
                 answer = self._handle(event) or answer
         except Exception:
-            if self._streamed and self.stream:
+            if self._shown and self.stream:
                 self.out.print("\n[answer incomplete: the model failed]", style="bold red", markup=False)
             raise
         assert answer is not None
@@ -105,6 +106,7 @@ class AnswerPrinter:
             self.err.print(f"[{event.text}]", style="dim", markup=False)
         elif event.kind == "token" and self.stream:
             self._streamed += event.text
+            self._shown = True
             self.out.print(event.text, end="", markup=False)
         elif event.kind == "reset" and self.stream:
             self.out.print("\n[rewriting the answer in the question's language…]", style="dim", markup=False)

@@ -101,7 +101,7 @@ def test_prompt_is_fitted_to_a_small_context(corpus_services: Any) -> None:
     from assistant.llm import EmbeddedChat
     from tests.conftest import shared_gguf
 
-    settings = corpus_services.settings.embedded.model_copy(update={"n_ctx": 1024})
+    settings = corpus_services.settings.embedded.model_copy(update={"n_ctx": 2048})
     chat = EmbeddedChat(shared_gguf(), settings)
     answerer = corpus_services.answerer
     hits = corpus_services.search("Perché i beta tester hanno protestato contro OpenAI?", k=8).hits

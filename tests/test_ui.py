@@ -175,7 +175,7 @@ def test_model_backend_down_is_one_readable_message(ui_url: str) -> None:
     assert answer["status"] == "failed"
     assert "ollama serve" in answer["error"] and "127.0.0.1:9" in answer["error"]
     assert 'role="alert"' in conversation and "<code>ollama serve</code>" in conversation
-    assert "Traceback" not in conversation and "File \"" not in conversation
+    assert "Traceback" not in conversation and 'File "' not in conversation
     status = session.predict(OLLAMA_MODEL, api_name="/status")
     assert "ollama serve" in status and "5 documents" in status and 'class="chip bad"' in status
 
@@ -317,8 +317,14 @@ def test_hostile_text_is_never_rendered_as_markup() -> None:
     )
     passage = "Prima. <img src=x onerror=alert(3)> Citazione esatta. Dopo."
     source = Source(
-        number=1, doc_id="a<b>.txt", title="<script>t</script>", quote="Citazione esatta.",
-        start=40, end=57, passage=passage, passage_start=0,
+        number=1,
+        doc_id="a<b>.txt",
+        title="<script>t</script>",
+        quote="Citazione esatta.",
+        start=40,
+        end=57,
+        passage=passage,
+        passage_start=0,
     )
     answer = Answer(question="q", text=hostile, language="it", sources=[source])
     turns = [Turn(question="<b>q</b>", answer=answer, state="done")]

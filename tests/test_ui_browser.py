@@ -71,7 +71,9 @@ def requested_hosts(driver: WebDriver) -> set[str]:
 
 
 def test_question_answer_citation_and_highlighted_quote(
-    browser: WebDriver, ui_url: str, tmp_path: Path  # noqa: F811
+    browser: WebDriver,
+    ui_url: str,  # noqa: F811  (the fixture imported above)
+    tmp_path: Path,
 ) -> None:
     driver = browser
     wait = WebDriverWait(driver, 180)

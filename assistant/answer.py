@@ -146,6 +146,8 @@ class Answerer:
             first_line = sanitize_model_text(text).splitlines()[0].strip() if text.strip() else ""
             if 3 <= len(first_line) <= 400:
                 return first_line
+        if not _looks_like_follow_up(question):
+            return question
         previous = history[-1][0]
         return f"{previous} {question}"
 
@@ -247,6 +249,62 @@ class Answerer:
             mode=mode,
             notes=[*run.notes, f"refused: {why}"],
         )
+
+
+_FOLLOW_UP_OPENERS = {
+    "and",
+    "but",
+    "also",
+    "what about",
+    "e",
+    "ed",
+    "ma",
+    "anche",
+    "et",
+    "mais",
+    "aussi",
+    "he",
+    "she",
+    "it",
+    "they",
+    "him",
+    "her",
+    "them",
+    "lui",
+    "lei",
+    "loro",
+    "il",
+    "elle",
+    "ils",
+    "elles",
+}
+_PRONOUNS = {
+    "he",
+    "she",
+    "him",
+    "her",
+    "they",
+    "them",
+    "his",
+    "lui",
+    "lei",
+    "loro",
+    "suo",
+    "sua",
+    "il",
+    "elle",
+    "son",
+    "sa",
+}
+
+
+def _looks_like_follow_up(question: str) -> bool:
+    """Short questions, or ones opening with a conjunction or leaning on a pronoun, need the history."""
+    tokens = [t.strip("?!.,;:«»\"'").lower() for t in question.split()]
+    tokens = [t for t in tokens if t]
+    if len(tokens) <= 3:
+        return True
+    return tokens[0] in _FOLLOW_UP_OPENERS or bool(_PRONOUNS & set(tokens[:4]))
 
 
 def _enough_evidence(hits: list[Hit], threshold: float) -> bool:

@@ -216,6 +216,24 @@ def doctor(config: ConfigOption = None) -> None:
         raise typer.Exit(Exit.INDEX)
 
 
+@app.command()
+def ui(
+    host: Annotated[str | None, typer.Option("--host", help="Address to listen on (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (default 7860).")] = None,
+    share: Annotated[bool, typer.Option("--share", help="Public Gradio link (needs a login).")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the web UI (http://127.0.0.1:7860 by default)."""
+    from assistant.ui import launch
+
+    settings = _settings(config)
+    try:
+        with friendly_errors():
+            launch(_services(settings), host=host, port=port, share=share or None)
+    except ConfigError as exc:
+        fail(str(exc), Exit.USAGE)
+
+
 def _register_commands() -> None:
     from assistant.cli_eval import register
 

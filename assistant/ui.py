@@ -52,6 +52,7 @@ CONTEXT_CHARS = 320
 """Characters of the passage shown on each side of a highlighted quote."""
 ASK_BUTTON: dict[str, Any] = {"submit_btn": "Ask", "stop_btn": False}
 STOP_BUTTON: dict[str, Any] = {"submit_btn": False, "stop_btn": "Stop"}
+Notice = Literal["ok", "warn", "error"]
 DOC_HEADERS = ["Title", "File", "Language", "Chunks", "Indexed"]
 KNOWN_ERRORS: tuple[type[BaseException], ...] = (
     ModelError,
@@ -322,7 +323,7 @@ def status_html(answering: str, index: str, warning: str | None, ok: bool) -> st
     return '<div class="status">' + "".join(chips) + "</div>"
 
 
-def notice_html(kind: Literal["ok", "warn", "error"], lines: Sequence[str]) -> str:
+def notice_html(kind: Notice, lines: Sequence[str]) -> str:
     """A message box (upload and removal results)."""
     items = "".join(f"<li>{message_html(line)}</li>" for line in lines)
     return f'<div class="notice {kind}"><ul>{items}</ul></div>'
@@ -574,40 +575,46 @@ class Callbacks:
         choices = [(f"{d.title[:80]} ({d.doc_id})", d.doc_id) for d in docs]
         return documents_table(docs), gr.update(choices=choices, value=None), summary
 
-    def upload(self, files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+    def upload(
+        self,
+        files: list[str] | None,
+        model_choice: str | None = None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008  (gradio's way to report progress)
+    ) -> tuple[Any, ...]:
         """Copy the uploaded files into the uploads folder and sync it, as ``assistant ingest`` does."""
-        saved, lines = save_uploads(files or [], self.uploads_dir, self.settings, self.services)
-        ok = bool(saved) and not lines
-        if saved:
 
-            def report_progress(name: str, done: int, total: int, chunks: int) -> None:
-                progress((done, total), desc=f"Indexing {name}", unit="files")
+        def report_progress(name: str, done: int, total: int, chunks: int) -> None:
+            progress((done, total), desc=f"Indexing {name}", unit="files")
 
-            try:
+        saved: list[str] = []
+        try:
+            saved, rejected = save_uploads(files or [], self.uploads_dir, self.settings, self.services)
+            lines, ok = rejected, bool(saved) and not rejected
+            if saved:
                 report = self.services.ingest([self.uploads_dir], progress=report_progress)
                 done_lines, ok = report_lines(report, saved)
-                lines = done_lines + lines
-                discard_failed(report, saved, self.uploads_dir)
-            except Exception as exc:
-                lines, ok = [readable_error(exc), *lines], False
-        if not lines:
-            lines = ["No file selected."]
-        kind: Literal["ok", "warn", "error"] = "ok" if ok else ("warn" if saved else "error")
-        return (notice_html(kind, lines), None, *self.documents(), self.status(None))
+                lines, ok = done_lines + lines, ok and not rejected
+                discard_failed(report, saved, self.uploads_dir, self.services)
+        except Exception as exc:
+            lines, ok = [readable_error(exc)], False
+        kind: Notice = "ok" if ok else ("warn" if saved else "error")
+        notice = notice_html(kind, lines or ["No file selected."])
+        return (notice, None, *self.documents(), self.status(model_choice))
 
-    def remove(self, doc_id: str | None) -> tuple[Any, ...]:
+    def remove(self, doc_id: str | None, model_choice: str | None = None) -> tuple[Any, ...]:
         """Remove one document from the index (and its file, if it was uploaded here)."""
-        if not doc_id:
-            return (notice_html("warn", ["Choose a document to remove."]), *self.documents(), self.status(None))
+        kind: Notice = "ok"
         try:
-            info = self.services.index.catalog.document(doc_id)
-            if info is None or not remove_document(doc_id, self.services.index, self.settings):
+            info = self.services.index.catalog.document(doc_id) if doc_id else None
+            if not doc_id:
+                lines, kind = ["Choose a document to remove."], "warn"
+            elif info is None or not remove_document(doc_id, self.services.index, self.settings):
                 lines, kind = [f"`{doc_id}` is not in the index."], "warn"
             else:
-                lines, kind = removal_lines(info, self.uploads_dir), "ok"
+                lines = removal_lines(info, self.uploads_dir)
         except Exception as exc:
             lines, kind = [readable_error(exc)], "error"
-        return (notice_html(kind, lines), *self.documents(), self.status(None))  # type: ignore[arg-type]
+        return (notice_html(kind, lines), *self.documents(), self.status(model_choice))
 
     def pick_document(self, table: Any, event: gr.SelectData) -> Any:
         """Clicking a row of the table chooses that document for removal."""
@@ -616,7 +623,7 @@ class Callbacks:
 
 
 def settle(turns: Sequence[Turn]) -> list[Turn]:
-    """A copy of the turns where an answer left pending (stopped by the user) is marked as stopped."""
+    """The turns as a new list, an answer left pending (interrupted by the stop button) marked as stopped."""
     for turn in turns:
         if turn.state == "pending":
             turn.state = "stopped"
@@ -682,11 +689,15 @@ def free_name(name: str, folder: Path, services: Services) -> str:
         candidate = f"{stem} ({n}){suffix}"
 
 
-def discard_failed(report: IngestReport, names: Sequence[str], folder: Path) -> None:
-    """Delete new uploads that could not be indexed, so they do not fail again at every sync."""
+def discard_failed(report: IngestReport, names: Sequence[str], folder: Path, services: Services) -> None:
+    """Delete new uploads that could not be indexed, so they do not fail again at every sync.
+
+    A failed new version of an indexed upload stays: deleting it would prune the indexed version.
+    """
     for failed in report.failed:
         path = Path(failed.path)
-        if path.name in names and path.parent.resolve() == folder.resolve():
+        indexed = services.index.catalog.document(path.name) is not None
+        if path.name in names and path.parent.resolve() == folder.resolve() and not indexed:
             path.unlink(missing_ok=True)
 
 
@@ -809,7 +820,7 @@ def build_app(services: Services) -> gr.Blocks:
         model.change(cb.status, [model], [status], api_name="status", show_progress="hidden")
         files.upload(
             cb.upload,
-            [files],
+            [files, model],
             [upload_result, files, *documents_out, status],
             api_name="upload",
             concurrency_limit=1,
@@ -817,7 +828,7 @@ def build_app(services: Services) -> gr.Blocks:
         )
         remove.click(
             cb.remove,
-            [to_remove],
+            [to_remove, model],
             [remove_result, *documents_out, status],
             api_name="remove",
             concurrency_limit=1,

@@ -233,6 +233,16 @@ def test_upload_then_remove_a_document(ui_url: str, ui_services: Services, tmp_p
     assert len(table["data"]) == 5
 
 
+def test_an_upload_that_cannot_be_read_is_reported_and_not_kept(
+    ui_url: str, ui_services: Services, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.txt"
+    broken.write_bytes(bytes(range(256)) * 40)
+    notice = client(ui_url).predict([handle_file(str(broken))], api_name="/upload")[0]
+    assert "Could not index <code>broken.txt</code>" in notice and 'class="notice warn"' in notice
+    assert not (ui_services.settings.data_dir / "uploads" / "broken.txt").exists()
+
+
 def test_upload_refuses_other_file_types(ui_url: str, tmp_path: Path) -> None:
     script = tmp_path / "run.sh"
     script.write_text("echo hi\n")

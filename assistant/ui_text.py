@@ -42,12 +42,12 @@ def ingest_progress(enabled: bool) -> Iterator[ProgressCallback | None]:
 
 def print_ingest_report(report: IngestReport, quiet: bool = False) -> None:
     """A summary of the sync on stdout, failures on stderr."""
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     for failed in report.failed:
         err.print(f"skipped {failed.path}: {failed.reason}", markup=False)
     if quiet:
         return
-    out = Console(highlight=False)
+    out = Console(highlight=False, soft_wrap=True)
     out.print(
         f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
         f"removed {len(report.removed)}, failed {len(report.failed)}; "
@@ -60,7 +60,7 @@ def print_ingest_report(report: IngestReport, quiet: bool = False) -> None:
 
 def print_search_result(result: SearchResult) -> None:
     """Ranked passages for people."""
-    out = Console(highlight=False)
+    out = Console(highlight=False, soft_wrap=True)
     out.print(
         f"[bold]{len(result.hits)} passages[/] for “{result.query}” ({result.mode}, {result.retrieval_ms:.0f} ms)"
     )

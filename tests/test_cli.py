@@ -1,0 +1,53 @@
+"""The CLI as a user meets it: exit codes, one-line errors, JSON output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from assistant.cli import Exit, app
+from assistant.models import SearchResult
+
+runner = CliRunner()
+
+
+@pytest.mark.slow
+def test_ingest_then_search_json_finds_lightcap(corpus: Path) -> None:
+    first = runner.invoke(app, ["ingest", str(corpus)])
+    assert first.exit_code == 0, first.output
+    assert "added 5" in first.stdout
+    again = runner.invoke(app, ["ingest", str(corpus)])
+    assert "unchanged 5" in again.stdout and "0 embedded" in again.stdout
+    result = runner.invoke(app, ["search", "Who is OpenAI's COO?", "--json", "-k", "3"])
+    assert result.exit_code == 0, result.output
+    parsed = SearchResult.model_validate_json(result.stdout)
+    assert len(parsed.hits) == 3 and "Lightcap" in parsed.hits[0].text
+    assert parsed.query_language == "en" and parsed.mode == "hybrid"
+    people = runner.invoke(app, ["search", "Who is OpenAI's COO?"])
+    assert "Lightcap" in people.stdout and "000_9054f5f7106c5075.txt" in people.stdout
+
+
+@pytest.mark.slow
+def test_ingest_reports_unreadable_files_and_exits_1(corpus: Path) -> None:
+    (corpus / "broken.pdf").write_bytes(b"%PDF-nonsense")
+    result = runner.invoke(app, ["ingest", str(corpus), "--quiet"])
+    assert result.exit_code == Exit.SOME_FILES_FAILED
+    assert "broken.pdf" in result.stderr
+    assert result.stdout == ""  # --quiet: no summary
+    search = runner.invoke(app, ["search", "Lightcap", "-k", "1", "--json"])
+    assert search.exit_code == 0 and "Lightcap" in search.stdout
+
+
+def test_bad_input_gives_one_line_and_a_usage_exit_code(tmp_path: Path) -> None:
+    cases = [
+        (["ingest", str(tmp_path / "missing")], "no such file or folder"),
+        (["search", "x", "--mode", "fuzzy"], "unknown mode"),
+        (["search", "x", "--config", str(tmp_path / "nope.toml")], "config file not found"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == Exit.USAGE, (args, result.output)
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and message in lines[0] and lines[0].startswith("error:")

@@ -157,7 +157,7 @@ class Answerer:
         )
         if composed is None:
             return self._refusal(run, None, "extractive", "no passage sentence answers the question")
-        text = composed
+        text = sanitize_model_text(composed)
         for piece in _pieces(text):
             self._mark_first_token(run)
             yield AnswerEvent("token", piece)

@@ -3,15 +3,14 @@
 Chunks are stemmed with their own language's stemmer at ingestion and the tokens are persisted in
 the catalog; a question is stemmed with every supported stemmer, since it may be asked in another
 language than the passage's. The inverted index lives in memory and is rebuilt only when the
-catalog changes.
+catalog changes; it can be saved to and loaded from one file.
 """
 
 from __future__ import annotations
 
-import math
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,27 +65,45 @@ def query_terms(text: str) -> list[str]:
 
 
 class BM25Index:
-    """An in-memory inverted index with Okapi BM25 scoring."""
+    """An in-memory inverted index with Okapi BM25 scoring.
+
+    Postings are stored as flat arrays (one slice per term) holding each posting's whole BM25
+    weight, so that a search is one vectorised add per query term. :meth:`save` and :meth:`load`
+    keep it in one ``.npz`` file, so that a process need not rebuild it from the catalog.
+    """
 
     def __init__(self, ids: Sequence[str], documents: Iterable[Sequence[str]], k1: float = 1.2, b: float = 0.75):
         self.ids = list(ids)
         self.k1 = k1
         self.b = b
-        postings: dict[str, list[tuple[int, int]]] = {}
-        lengths = []
-        for position, tokens in enumerate(documents):
+        vocabulary: dict[str, int] = {}
+        lengths: list[int] = []
+        term_ids: list[int] = []
+        for tokens in documents:
             lengths.append(len(tokens))
-            for term, tf in Counter(tokens).items():
-                postings.setdefault(term, []).append((position, tf))
-        self._lengths = np.asarray(lengths, dtype=np.float32)
-        self._avgdl = float(self._lengths.mean()) if lengths else 1.0
-        n = len(self.ids)
-        self._postings: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
-        for term, plist in postings.items():
-            docs = np.fromiter((p for p, _ in plist), dtype=np.int64, count=len(plist))
-            tfs = np.fromiter((t for _, t in plist), dtype=np.float32, count=len(plist))
-            idf = math.log(1 + (n - len(plist) + 0.5) / (len(plist) + 0.5))
-            self._postings[term] = (docs, tfs, idf)
+            term_ids.extend([vocabulary.setdefault(t, len(vocabulary)) for t in tokens])
+        n = len(lengths)
+        if n != len(self.ids):
+            raise ValueError(f"{len(self.ids)} ids for {n} documents")
+        # (term, document) pairs, sorted by term then document, with their term frequencies
+        terms = np.asarray(term_ids, dtype=np.int64)
+        docs = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        pairs, tfs = np.unique(terms * max(n, 1) + docs, return_counts=True)
+        posting_terms, posting_docs = np.divmod(pairs, max(n, 1))
+        offsets = np.zeros(len(vocabulary) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(posting_terms, minlength=len(vocabulary)), out=offsets[1:])
+        length = np.asarray(lengths, dtype=np.float32)
+        avgdl = float(length.mean()) if n else 1.0
+        norm = k1 * (1 - b + b * length / max(avgdl, 1e-6))
+        df = np.diff(offsets).astype(np.float64)
+        idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+        tf = tfs.astype(np.float32)
+        weights = idf[posting_terms].astype(np.float32) * tf * (k1 + 1) / (tf + norm[posting_docs])
+        self._terms = list(vocabulary)
+        self._vocabulary = vocabulary
+        self._offsets = offsets
+        self._docs = posting_docs.astype(np.int32)
+        self._weights = weights.astype(np.float32)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -96,15 +113,49 @@ class BM25Index:
         if not self.ids or k <= 0:
             return []
         scores = np.zeros(len(self.ids), dtype=np.float32)
-        norm = self.k1 * (1 - self.b + self.b * self._lengths / max(self._avgdl, 1e-6))
         for term in dict.fromkeys(terms):
-            entry = self._postings.get(term)
-            if entry is None:
+            position = self._vocabulary.get(term)
+            if position is None:
                 continue
-            docs, tfs, idf = entry
-            scores[docs] += idf * tfs * (self.k1 + 1) / (tfs + norm[docs])
+            start, end = self._offsets[position], self._offsets[position + 1]
+            scores[self._docs[start:end]] += self._weights[start:end]  # a term's documents are distinct
         matched = np.flatnonzero(scores > 0)
         if matched.size == 0:
             return []
-        top = matched[np.argsort(-scores[matched], kind="stable")[:k]]
+        if matched.size > k:  # only the k best (and chunks tied with the k-th) need sorting
+            kth = np.partition(scores[matched], matched.size - k)[matched.size - k]
+            matched = matched[scores[matched] >= kth]
+        top = matched[np.lexsort((matched, -scores[matched]))][:k]  # by score, ties by position
         return [(self.ids[i], float(scores[i])) for i in top]
+
+    def save(self, path: Path) -> None:
+        """Write the index to ``path`` (a ``.npz`` file), atomically."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        with partial.open("wb") as handle:
+            np.savez(
+                handle,
+                ids=np.asarray(self.ids, dtype=np.str_),
+                terms=np.asarray(self._terms, dtype=np.str_),
+                offsets=self._offsets,
+                docs=self._docs,
+                weights=self._weights,
+                params=np.asarray([self.k1, self.b], dtype=np.float64),
+            )
+        partial.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> BM25Index:
+        """An index written by :meth:`save` (raises ``OSError`` or ``ValueError`` if it cannot be read)."""
+        with np.load(path, allow_pickle=False) as data:
+            index = cls.__new__(cls)
+            index.ids = data["ids"].tolist()
+            index._terms = data["terms"].tolist()
+            index._vocabulary = {term: i for i, term in enumerate(index._terms)}
+            index._offsets = data["offsets"]
+            index._docs = data["docs"]
+            index._weights = data["weights"]
+            index.k1, index.b = (float(x) for x in data["params"])
+        if len(index._offsets) != len(index._terms) + 1 or len(index._docs) != len(index._weights):
+            raise ValueError(f"the BM25 index {path} is inconsistent")
+        return index

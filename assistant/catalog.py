@@ -103,6 +103,11 @@ class Catalog:
         """Documents whose update was interrupted."""
         return [row[0] for row in self._conn.execute("SELECT doc_id FROM pending ORDER BY doc_id")]
 
+    def clear_pending(self, doc_id: str) -> None:
+        """Forget a pending mark, keeping the document's rows (its update was undone)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM pending WHERE doc_id = ?", (doc_id,))
+
     # -- writes ----------------------------------------------------------------------------
     def replace_document(self, info: DocumentInfo, chunks: Sequence[Chunk], tokens: Sequence[list[str]]) -> None:
         """Atomically replace a document and its chunks, and clear its pending mark."""
@@ -178,6 +183,19 @@ class Catalog:
         """Every chunk id in the catalog."""
         return {row[0] for row in self._conn.execute("SELECT chunk_id FROM chunks")}
 
+    def chunk_owners(self) -> dict[str, str]:
+        """Every chunk id in the catalog, with its document id."""
+        return dict(self._conn.execute("SELECT chunk_id, doc_id FROM chunks").fetchall())
+
+    def chunk_counts(self) -> dict[str, int]:
+        """Chunk rows per document id (documents without chunk rows are left out)."""
+        return dict(self._conn.execute("SELECT doc_id, COUNT(*) FROM chunks GROUP BY doc_id").fetchall())
+
+    def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
+        """Remove chunk rows by id (rows whose document is gone)."""
+        with self._tx() as db:
+            db.executemany("DELETE FROM chunks WHERE chunk_id = ?", [(cid,) for cid in chunk_ids])
+
     def token_rows(self) -> tuple[list[str], list[list[str]]]:
         """(chunk ids, their BM25 tokens), for building the BM25 index."""
         ids: list[str] = []
@@ -191,10 +209,15 @@ class Catalog:
         """Run SQLite's integrity check; raise :class:`CatalogError` if it fails."""
         try:
             result = self._conn.execute("PRAGMA quick_check").fetchone()[0]
+            if result == "ok":
+                for table in ("manifest", "documents", "chunks", "pending"):
+                    self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
         except sqlite3.DatabaseError as exc:
-            raise CatalogError(f"the index catalog {self.path} is damaged ({exc})") from exc
+            result = str(exc)
         if result != "ok":
-            raise CatalogError(f"the index catalog {self.path} is damaged ({result})")
+            raise CatalogError(
+                f"the index catalog {self.path} is damaged ({result}); rebuild it with `assistant ingest --rebuild`"
+            )
 
 
 def dumps_manifest(values: dict[str, str]) -> str:

@@ -235,9 +235,11 @@ def ui(
 
 
 def _register_commands() -> None:
-    from assistant.cli_eval import register
+    from assistant.bench import register as register_bench
+    from assistant.cli_eval import register as register_eval
 
-    register(app)
+    register_eval(app)
+    register_bench(app)
 
 
 _register_commands()
@@ -247,4 +249,6 @@ def main() -> None:
     """Entry point of the ``assistant`` console script."""
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     app()

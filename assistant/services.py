@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from assistant.config import Settings
 from assistant.embedding import CachedEmbedder, build_embedder
-from assistant.index import Index
+from assistant.index import Index, exclusive_write
 from assistant.ingest import IngestReport, ProgressCallback, sync
 from assistant.models import SearchResult
 from assistant.retrieve import Mode, Retriever
@@ -56,10 +56,11 @@ class Services:
         self, paths: Sequence[Path] | None = None, progress: ProgressCallback | None = None, rebuild: bool = False
     ) -> IngestReport:
         """Sync the index with ``paths`` (default: the configured corpus paths)."""
-        if rebuild:
-            with self._lock:
-                self._index = Index(self.settings, self.embedder.name, self.embedder.dim, rebuild=True)
-        return sync(list(paths or self.settings.corpus_paths), self.index, self.embedder, self.settings, progress)
+        with exclusive_write(self.settings):  # before the index is opened: a waiting process touches no file
+            if rebuild:
+                with self._lock:
+                    self._index = Index(self.settings, self.embedder.name, self.embedder.dim, rebuild=True)
+            return sync(list(paths or self.settings.corpus_paths), self.index, self.embedder, self.settings, progress)
 
     def search(self, query: str, k: int | None = None, mode: Mode | None = None) -> SearchResult:
         """Ranked passages for ``query``."""

@@ -1,0 +1,200 @@
+"""The benchmark: deterministic corpora, synthetic vectors, batched writes, and a tiny end-to-end run."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from assistant import bench
+from assistant.config import load_settings
+from assistant.embedding import CachedEmbedder
+from tests.conftest import CORPUS
+
+
+class WordLengthEmbedder:
+    """A small meaningful embedder: a text is the histogram of its word lengths (normalised)."""
+
+    name = "test/word-lengths"
+    dim = 16
+
+    def _vector(self, text: str) -> np.ndarray:
+        vector = np.zeros(self.dim, dtype=np.float32)
+        for word in text.split():
+            vector[min(len(word), self.dim - 1)] += 1
+        norm = np.linalg.norm(vector)
+        return vector / norm if norm else vector
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._vector(text)
+
+
+def test_sizes_accept_thousands() -> None:
+    assert bench.parse_sizes("1000, 10k,100K") == [1000, 10_000, 100_000]
+    with pytest.raises(ValueError):
+        bench.parse_sizes("0")
+    with pytest.raises(ValueError):
+        bench.parse_sizes(",")
+
+
+def test_remixed_documents_depend_only_on_seed_and_number() -> None:
+    pools = bench._sentence_pools(bench.source_texts(CORPUS))
+    assert set(pools) == {"en", "it", "fr"}
+    first = [bench.remix_document(n, pools, seed=7) for n in range(100, 130)]
+    assert first == [bench.remix_document(n, pools, seed=7) for n in range(100, 130)]
+    assert first != [bench.remix_document(n, pools, seed=8) for n in range(100, 130)]
+    assert set(Counter(language for language, _ in first)) == {"en", "it", "fr"}
+    assert len({text for _, text in first}) == len(first)
+
+
+def test_corpora_are_deterministic_prefixes(tmp_path: Path) -> None:
+    settings = load_settings()
+    a = bench.build_corpora([150, 300], tmp_path / "a", settings, CORPUS, seed=7)
+    b = bench.build_corpora([300], tmp_path / "b", settings, CORPUS, seed=7)
+    small, large, again = bench.corpus_info(a[150]), bench.corpus_info(a[300]), bench.corpus_info(b[300])
+    assert small.chunks >= 150 and large.chunks >= 300
+    assert large.files[: len(small.files)] == small.files  # a smaller corpus is a prefix of a larger one
+    assert again.files == large.files
+    for name, _ in large.files:
+        assert (a[300] / name).read_bytes() == (b[300] / name).read_bytes()
+    names, texts = bench.leading_chunks(a[300], 40, settings)
+    assert len(texts) >= 40 and names == [name for name, _ in large.files[: len(names)]]
+    modified = (a[300] / "corpus.json").stat().st_mtime_ns
+    bench.build_corpora([300], tmp_path / "a", settings, CORPUS, seed=7)  # current: reused, not rewritten
+    assert (a[300] / "corpus.json").stat().st_mtime_ns == modified
+
+
+def test_scaled_embedder_keeps_real_vectors_and_perturbs_the_rest(tmp_path: Path) -> None:
+    inner = WordLengthEmbedder()
+    real = CachedEmbedder(inner, tmp_path / "cache.sqlite")
+    real_texts = ["the cat sat on the mat", "a much longer sentence with several words", "short one"]
+    scaled = bench.ScaledEmbedder(real, real_texts, noise=0.5)
+    others = ["an unseen text of the corpus", "another unseen passage"]
+    vectors = scaled.embed_passages([real_texts[1], *others])
+    assert np.allclose(vectors[0], inner.embed_passages([real_texts[1]])[0])
+    assert scaled.synthetic_count == 2
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(vectors[1:], scaled.embed_passages(others))  # deterministic
+    pool = inner.embed_passages(real_texts)
+    assert (pool @ vectors[1:].T).max(axis=0).min() > 0.8  # each lies near one real vector
+    assert real.embedded_count == len(real_texts)  # the model saw only the real texts
+    with pytest.raises(bench.BenchError):
+        bench.ScaledEmbedder(real, [])
+
+
+class RecordingVectors:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def add(self, chunks: Sequence[Any], vectors: np.ndarray) -> None:
+        self.calls.append(("add", [c.doc_id for c in chunks]))
+
+    def delete_document(self, doc_id: str) -> None:
+        self.calls.append(("delete", doc_id))
+
+    def count(self) -> int:
+        return 7
+
+
+def test_batched_writes_keep_each_documents_order() -> None:
+    from assistant.models import Chunk
+
+    def chunks(doc: str, n: int) -> list[Chunk]:
+        return [
+            Chunk(chunk_id=f"{doc}{i}", doc_id=doc, index=i, text="x", start=0, end=1, language="en", title="")
+            for i in range(n)
+        ]
+
+    inner = RecordingVectors()
+    batched = bench.BatchedVectorWrites(inner, batch_chunks=4)
+    for doc in ("a", "b"):  # the second document fills the buffer
+        batched.delete_document(doc)
+        batched.add(chunks(doc, 2), np.zeros((2, 4), np.float32))
+    batched.add(chunks("c", 1), np.zeros((1, 4), np.float32))
+    batched.delete_document("d")  # not buffered: deleted at once, "c" stays buffered
+    batched.delete_document("c")  # buffered: written first, then deleted
+    batched.add(chunks("e", 3), np.zeros((3, 4), np.float32))
+    batched.flush()
+    assert inner.calls == [
+        ("delete", "a"),
+        ("delete", "b"),
+        ("add", ["a", "a", "b", "b"]),
+        ("delete", "d"),
+        ("add", ["c"]),
+        ("delete", "c"),
+        ("add", ["e", "e", "e"]),
+    ]
+    assert batched.count() == 7 and batched.calls == 3
+
+
+def test_llama_index_adapter_serves_a_vector_store_index() -> None:
+    from llama_index.core import Document, VectorStoreIndex
+
+    adapter = bench.llama_index_embedding(WordLengthEmbedder(), batch_size=2)
+    docs = [Document(text="tiny cat"), Document(text="extraordinarily sophisticated conversations")]
+    index = VectorStoreIndex.from_documents(docs, embed_model=adapter)
+    assert len(adapter.texts) == 2
+    found = index.as_retriever(similarity_top_k=1).retrieve("considerably complicated vocabulary")
+    assert found[0].node.get_content() == "extraordinarily sophisticated conversations"
+
+
+def test_latency_percentiles() -> None:
+    figures = bench.latency([float(x) for x in range(1, 101)])
+    assert figures.n == 100 and figures.p50_ms == pytest.approx(50.5) and figures.p95_ms == pytest.approx(95.05)
+    assert bench.latency([]).n == 0
+
+
+@pytest.mark.slow
+def test_tiny_benchmark_end_to_end(tmp_path: Path) -> None:
+    settings = load_settings(eval={"questions": CORPUS / "questions.jsonl"})
+    options = bench.BenchOptions(
+        sizes=[200],
+        out_dir=tmp_path / "out",
+        work_dir=tmp_path / ".data" / "bench",  # as by default: under a hidden folder
+        corpus_dir=CORPUS,
+        real_chunks=12,
+        sample_chunks=6,
+        rounds=1,
+        ask_modes=("extractive",),
+    )
+    result = bench.run_bench(settings, options)
+
+    assert [t.pipeline for t in result.throughput] == [
+        "raw embedding engine",
+        "assistant ingest",
+        "llama-index VectorStoreIndex",
+    ]
+    raw, ours, _ = result.throughput
+    assert raw.ratio_to_raw == 1.0 and ours.chunks == raw.chunks == result.sample_chunks
+    for run in result.throughput:
+        assert run.seconds > 0 and run.tokens > run.chunks > 0 and run.peak_rss_mb > 50
+        assert run.tokens_per_s == pytest.approx(run.tokens / run.seconds)
+    assert result.llama_index_ratio is not None and result.llama_index_ratio > 0
+
+    (size,) = result.sizes
+    assert size.chunks >= 200 and size.real_vectors >= 12 and size.synthetic_vectors > 0
+    assert size.real_vectors + size.synthetic_vectors == size.chunks
+    assert [run.writes for run in size.ingest] == ["per document", "batched"]
+    for run in size.ingest:
+        assert run.seconds > 0 and 0 < run.projected_cold_ratio < 1
+    assert size.reingest_embedded == 0 and 0 < size.reingest_seconds <= size.reingest_process_seconds
+    for figures in (size.query_embedding, size.dense, size.bm25, size.hybrid, size.hybrid_with_embedding):
+        assert figures.n > 0 and 0 < figures.p50_ms <= figures.p95_ms
+    assert size.hybrid_with_embedding.p50_ms > size.hybrid.p50_ms
+    assert [(a.mode, a.state) for a in size.ask] == [("extractive", "cold"), ("extractive", "warm")]
+    assert all(a.total_ms > 0 for a in size.ask)
+
+    paths = bench.write_reports(result, options.out_dir)
+    markdown = paths.markdown.read_text(encoding="utf-8")
+    assert "SYNTHETIC" in markdown and "| raw embedding engine |" in markdown
+    payload = json.loads(paths.json.read_text(encoding="utf-8"))
+    assert payload["sizes"][0]["chunks"] == size.chunks and len(payload["targets"]) == 6
+    assert paths.plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

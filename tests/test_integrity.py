@@ -1,0 +1,545 @@
+"""The index survives concurrent ingests, kill -9, damaged files, other versions and bad input files.
+
+Crashes are real: ingests run as ``assistant ingest`` subprocesses that are killed with SIGKILL,
+and damaged files are damaged on disk. A store is never written by two processes at once here:
+the test process opens an index only when no subprocess is writing it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from assistant.catalog import CatalogError
+from assistant.chunking import chunk_document
+from assistant.cli import Exit, app
+from assistant.config import load_settings
+from assistant.index import IndexDamagedError, IndexVersionError, IngestBusyError, exclusive_write
+from assistant.ingest import ingest_lock
+from assistant.readers import FileRef, read_document
+from assistant.services import Services, build_services
+
+pytestmark = pytest.mark.slow
+
+ASSISTANT = Path(sys.executable).parent / "assistant"
+CITIES = ["Trieste", "Lyon", "Porto", "Ghent", "Bergen", "Split", "Tartu", "Cork", "Graz", "Nantes"]
+THINGS = ["bridges", "libraries", "bakeries", "ferries", "museums", "orchards", "theatres", "gardens"]
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+
+
+def report_text(number: int, version: int) -> str:
+    """A small generated document: one sentence, and one more for each later version."""
+    rng = random.Random(number)
+    city, thing = rng.choice(CITIES), rng.choice(THINGS)
+    sentences = [f"Report {number}: inspector Quill{number} counted {rng.randint(10, 999)} {thing} in {city}."]
+    sentences += [
+        f"Revision {v} of report {number} adds {rng.randint(2, 90)} new {thing} near harbour {v}."
+        for v in range(2, version + 1)
+    ]
+    return "\n\n".join(sentences) + "\n"
+
+
+def write_reports(folder: Path, count: int, version: int) -> dict[str, str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    texts = {}
+    for number in range(count):
+        name = f"report_{number:03d}.txt"
+        texts[name] = report_text(number, version)
+        (folder / name).write_text(texts[name], encoding="utf-8")
+    return texts
+
+
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One sentence per chunk: a new version of a document keeps its first chunk and adds more."""
+    monkeypatch.setenv("ASSISTANT_CHUNKING__CHUNK_SIZE", "100")
+    monkeypatch.setenv("ASSISTANT_CHUNKING__CHUNK_OVERLAP", "0")
+
+
+def cli(*args: str, timeout: float = 180, **env: str) -> subprocess.CompletedProcess[str]:
+    """``assistant <args>`` in a new process (the test's environment, plus ``env``)."""
+    return subprocess.run(
+        [str(ASSISTANT), *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **env}
+    )
+
+
+def files_under(folder: Path) -> dict[str, tuple[int, int]]:
+    """Size and modification time of every file under ``folder``."""
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def services() -> Services:
+    return build_services(load_settings())
+
+
+def chunk_ids_of(folder: Path, name: str, text: str) -> list[str]:
+    """The chunk ids ingestion gives ``text`` as document ``name`` (with the current settings)."""
+    settings = load_settings()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    loaded = read_document(FileRef(folder, path, name), 10**8)
+    return [c.chunk_id for c in chunk_document(loaded, settings.chunking.chunk_size, settings.chunking.chunk_overlap)]
+
+
+def assert_consistent(svc: Services) -> None:
+    """Catalog, BM25 and vectors hold the same chunks, and every chunk is a verbatim slice of its file."""
+    index = svc.index
+    assert index.check_consistency(deep=True) == []
+    ids = index.catalog.all_chunk_ids()
+    assert index.vectors.chunk_ids() == ids == set(index.bm25().ids)
+    for info in index.catalog.documents():
+        text = Path(info.path).read_text(encoding="utf-8")
+        assert hashlib.sha256(text.encode()).hexdigest() == info.sha256
+        assert [c.text for c in index.catalog.document_chunks(info.doc_id)] == [
+            text[c.start : c.end] for c in index.catalog.document_chunks(info.doc_id)
+        ]
+
+
+# -- one ingest at a time ---------------------------------------------------------------------------
+
+
+def test_second_ingest_waits_for_the_lock_then_exits_busy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    small_chunks(monkeypatch)
+    corpus = tmp_path / "corpus"
+    write_reports(corpus, 2, 1)
+    first = services()
+    first.ingest([corpus])
+    docs_before = first.index.catalog.all_chunk_ids()
+    lock = ingest_lock(first.settings)
+    lock.acquire()
+    try:
+        started = time.monotonic()
+        runs = [
+            subprocess.Popen(
+                [str(ASSISTANT), "ingest", *extra, str(corpus)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "ASSISTANT_INGEST__LOCK_TIMEOUT": "1"},
+            )
+            for extra in ([], ["--rebuild"])
+        ]
+        outputs = [run.communicate(timeout=120) for run in runs]
+        elapsed = time.monotonic() - started
+    finally:
+        lock.release()
+    for run, (_, stderr) in zip(runs, outputs, strict=True):
+        assert run.returncode == Exit.BUSY, stderr
+        assert "another ingest is running" in stderr and "Traceback" not in stderr
+    assert elapsed >= 1.0, "it waited for the lock before giving up"
+    # --rebuild drops the index only once it holds the lock: nothing was lost
+    assert services().index.catalog.all_chunk_ids() == docs_before
+    assert services().ingest([corpus]).unchanged == ["report_000.txt", "report_001.txt"]
+
+
+def test_a_waiting_ingest_touches_no_file_of_the_index(tmp_path: Path, clean_env: Path) -> None:
+    """Chroma is not process-safe: a second ingest must wait for the lock before it opens the store."""
+    corpus = tmp_path / "corpus"
+    write_reports(corpus, 2, 1)
+    assert cli("ingest", "-q", str(corpus)).returncode == 0
+    before = files_under(clean_env)
+    lock = ingest_lock(load_settings())
+    lock.acquire()
+    try:
+        busy = cli("ingest", "-q", str(corpus), ASSISTANT_INGEST__LOCK_TIMEOUT="1")
+    finally:
+        lock.release()
+    assert busy.returncode == Exit.BUSY, busy.stderr
+    assert files_under(clean_env) == before
+
+
+def test_a_crash_releases_the_lock(tmp_path: Path) -> None:
+    settings = load_settings()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from assistant.config import load_settings\n"
+            "from assistant.ingest import ingest_lock\n"
+            "lock = ingest_lock(load_settings())\n"
+            "lock.acquire()\n"
+            "print('locked', flush=True)\n"
+            "time.sleep(120)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        impatient = settings.model_copy(update={"ingest": settings.ingest.model_copy(update={"lock_timeout": 0.3})})
+        with pytest.raises(IngestBusyError, match="another ingest is running"), exclusive_write(impatient):
+            pass
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=10)
+    finally:
+        holder.kill()
+    lock = ingest_lock(settings)
+    lock.acquire(timeout=5)  # the kernel released the dead holder's lock
+    lock.release()
+
+
+# -- kill -9 in the middle of an ingest -----------------------------------------------------------
+
+
+def catalog_shas(data_dir: Path) -> dict[str, str]:
+    """doc_id -> sha256 read from the catalog without opening the index (safe while another process writes)."""
+    path = data_dir / "index" / "catalog.sqlite"
+    if not path.exists():
+        return {}
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+        try:
+            rows = db.execute("SELECT doc_id, info FROM documents").fetchall()
+        except sqlite3.OperationalError:
+            return {}
+    import json
+
+    return {doc_id: json.loads(info)["sha256"] for doc_id, info in rows}
+
+
+def test_kill_9_during_an_ingest_leaves_every_document_whole(
+    tmp_path: Path, clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small_chunks(monkeypatch)
+    monkeypatch.setenv("ASSISTANT_EMBEDDING__CACHE_DIR", str(tmp_path / "cache"))  # cold: the run takes a while
+    corpus, scratch = tmp_path / "corpus", tmp_path / "scratch"
+    old = write_reports(corpus, 60, 1)
+    assert cli("ingest", "-q", str(corpus)).returncode == 0
+    new = {name: report_text(number, 2) for number, name in enumerate(old)}
+    old_ids = {name: chunk_ids_of(scratch, name, text) for name, text in old.items()}
+    new_ids = {name: chunk_ids_of(scratch, name, text) for name, text in new.items()}
+    for name, text in new.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    new_shas = {name: hashlib.sha256(text.encode()).hexdigest() for name, text in new.items()}
+
+    run = subprocess.Popen([str(ASSISTANT), "ingest", "-q", str(corpus)], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and run.poll() is None:
+            shas = catalog_shas(clean_env)
+            if sum(shas.get(name) == sha for name, sha in new_shas.items()) >= 10:
+                break
+            time.sleep(0.02)
+        assert run.poll() is None, "the ingest ended before it could be killed"
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=10)
+    finally:
+        run.kill()
+    updated = sum(catalog_shas(clean_env).get(name) == sha for name, sha in new_shas.items())
+    assert 10 <= updated < 60
+
+    # queries work on the interrupted index, and every document in the catalog is one version, whole
+    after_kill = services()
+    index = after_kill.index
+    for info in index.catalog.documents():
+        ids = [c.chunk_id for c in index.catalog.document_chunks(info.doc_id)]
+        assert ids in (old_ids[info.doc_id], new_ids[info.doc_id]), info.doc_id
+    assert "Quill7 " in after_kill.search("inspector Quill7", k=1, mode="bm25").hits[0].text
+    assert (
+        after_kill.answerer.ask("What did inspector Quill7 count?", backend="embedded", mode="extractive").status
+        == "complete"
+    )
+
+    # a new ingest completes the sync and leaves the index consistent
+    report = after_kill.ingest([corpus])
+    assert not report.failed and len(report.updated) == 60 - updated
+    assert len(report.unchanged) == updated
+    assert_consistent(after_kill)
+    for info in index.catalog.documents():
+        assert [c.chunk_id for c in index.catalog.document_chunks(info.doc_id)] == new_ids[info.doc_id]
+    assert index.counts() == (60, sum(len(ids) for ids in new_ids.values()))
+
+
+KILLER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    from assistant.config import load_settings
+    from assistant.services import build_services
+    from assistant.store import VectorIndex
+
+    corpus, target, point, new_text = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+    services = build_services(load_settings())
+    services.ingest([corpus])
+    (corpus / target).write_text(new_text, encoding="utf-8")
+    add, delete = VectorIndex.add, VectorIndex.delete_document
+
+    def killing_add(self, chunks, vectors):
+        add(self, chunks, vectors)
+        if point == "after_add" and chunks and chunks[0].doc_id == target:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def killing_delete(self, doc_id):
+        delete(self, doc_id)
+        if point == "after_delete" and doc_id == target:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    VectorIndex.add, VectorIndex.delete_document = killing_add, killing_delete
+    services.ingest([corpus])
+    """
+)
+
+
+@pytest.mark.parametrize("point", ["after_delete", "after_add"])
+def test_kill_between_vector_and_catalog_writes_is_undone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, point: str
+) -> None:
+    """The worst moments: the old vectors deleted (or the new ones written) but the catalog not yet updated."""
+    small_chunks(monkeypatch)
+    corpus = tmp_path / "corpus"
+    write_reports(corpus, 4, 2)
+    target = "report_002.txt"
+    args = [str(corpus), target, point, report_text(2, 4)]
+    killed = subprocess.run([sys.executable, "-c", KILLER, *args], timeout=120, check=False)
+    assert killed.returncode == -signal.SIGKILL
+
+    svc = services()
+    index = svc.index
+    assert index.catalog.pending() == [target]
+    assert any(target in line for line in index.check_consistency())
+    old_ids = chunk_ids_of(tmp_path / "scratch", target, report_text(2, 2))
+    assert [c.chunk_id for c in index.catalog.document_chunks(target)] == old_ids  # the catalog is still whole
+    hit = svc.search("inspector Quill2", k=1, mode="bm25").hits[0]  # BM25 still finds the old version
+    assert hit.doc_id == target and hit.text in report_text(2, 2)
+
+    report = svc.ingest([corpus])
+    assert report.recovered == [target] and report.updated == [target] and not report.repaired
+    assert_consistent(svc)
+    assert "Revision 4" in " ".join(c.text for c in index.catalog.document_chunks(target))
+
+
+def test_orphan_and_missing_vectors_are_repaired(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    small_chunks(monkeypatch)
+    corpus = tmp_path / "corpus"
+    write_reports(corpus, 3, 2)
+    svc = services()
+    svc.ingest([corpus])
+    index = svc.index
+    ghost = [
+        c.model_copy(update={"chunk_id": f"ghost{i}", "doc_id": "ghost.txt"})
+        for i, c in enumerate(index.catalog.document_chunks("report_000.txt"))
+    ]
+    index.vectors.add(ghost, svc.embedder.embed_passages([c.text for c in ghost]))
+    lost = sorted(c.chunk_id for c in index.catalog.document_chunks("report_001.txt"))[:1]
+    index.delete_vectors(lost)
+
+    problems = index.check_consistency()
+    assert "ghost.txt: 2 orphan vector(s)" in problems and "report_001.txt: 1 chunk(s) without a vector" in problems
+    report = svc.ingest([corpus])
+    assert sorted(report.repaired) == sorted(problems)
+    assert report.unchanged == ["report_000.txt", "report_001.txt", "report_002.txt"]
+    assert_consistent(svc)
+
+
+# -- damaged files, other versions ----------------------------------------------------------------
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    """The CLI in this process: (exit code, stderr)."""
+    result = CliRunner().invoke(app, list(args))
+    assert "Traceback" not in result.output
+    return result.exit_code, result.stderr
+
+
+@pytest.mark.parametrize("damage", ["truncated", "overwritten"])
+def test_damaged_catalog_is_reported_and_rebuild_recovers(
+    tmp_path: Path, clean_env: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    small_chunks(monkeypatch)
+    corpus = tmp_path / "corpus"
+    write_reports(corpus, 3, 2)
+    assert cli("ingest", "-q", str(corpus)).returncode == 0  # its exit checkpoints the catalog into one file
+    catalog = clean_env / "index" / "catalog.sqlite"
+    size = catalog.stat().st_size
+    with catalog.open("r+b") as handle:
+        if damage == "truncated":
+            handle.truncate(size // 2)
+        else:
+            handle.seek(size // 3)
+            handle.write(os.urandom(8192))
+
+    with pytest.raises(CatalogError, match=r"catalog .* is damaged .*assistant ingest --rebuild"):
+        _ = services().index
+    code, stderr = invoke("search", "inspector Quill2")
+    assert code == Exit.INDEX and "assistant ingest --rebuild" in stderr
+
+    assert invoke("ingest", "--rebuild", "-q", str(corpus))[0] == 0
+    svc = services()
+    assert svc.index.counts()[0] == 3 and "Quill2 " in svc.search("inspector Quill2", k=1, mode="bm25").hits[0].text
+    assert_consistent(svc)
+
+
+PAD_STORE = textwrap.dedent(
+    """
+    import sys
+    import chromadb
+    import numpy as np
+    from chromadb.config import Settings
+
+    client = chromadb.PersistentClient(path=sys.argv[1], settings=Settings(anonymized_telemetry=False))
+    collection = client.get_collection(sys.argv[2])
+    vectors = np.random.default_rng(0).normal(size=(1200, 384))
+    ids, metadatas = [f"pad{i}" for i in range(1200)], [{"doc_id": "pad"}] * 1200
+    collection.add(ids=ids, embeddings=vectors.tolist(), metadatas=metadatas)
+    """
+)
+
+
+def test_a_store_that_crashes_chroma_is_reported_not_inherited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random bytes in Chroma's HNSW file make chromadb segfault: only the checking child process dies."""
+    small_chunks(monkeypatch)
+    corpus = tmp_path / "corpus"
+    write_reports(corpus, 3, 1)
+    assert cli("ingest", "-q", str(corpus)).returncode == 0
+    settings = load_settings()
+    # more than 1000 vectors: Chroma then keeps (and reads) an HNSW file on disk
+    subprocess.run([sys.executable, "-c", PAD_STORE, str(settings.chroma_path), "documents"], check=True, timeout=120)
+    (hnsw,) = settings.chroma_path.glob("*/data_level0.bin")
+    hnsw.write_bytes(random.Random(0).randbytes(hnsw.stat().st_size))
+
+    crashed = r"vector store .* is damaged: opening it crashed the checking process \(SIG\w+\); run `assistant"
+    with pytest.raises(IndexDamagedError, match=crashed):
+        _ = services().index
+    code, stderr = invoke("search", "inspector Quill1")  # remembered: not probed again while the files are unchanged
+    assert code == Exit.INDEX and "crashed" in stderr and "assistant ingest --rebuild" in stderr
+
+    assert invoke("ingest", "--rebuild", "-q", str(corpus))[0] == 0
+    svc = services()
+    assert "Quill1 " in svc.search("inspector Quill1", k=1, mode="bm25").hits[0].text
+    assert_consistent(svc)
+
+
+def test_a_store_that_lost_its_data_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A truncated chroma.sqlite3 opens as an empty store: the catalog's chunks show that it lost them."""
+    corpus = tmp_path / "corpus"
+    write_reports(corpus, 2, 1)
+    assert cli("ingest", "-q", str(corpus)).returncode == 0
+    (load_settings().chroma_path / "chroma.sqlite3").write_bytes(b"")
+    with pytest.raises(IndexDamagedError, match=r"holds no vectors but the catalog lists \d+ chunks.*--rebuild"):
+        _ = services().index
+
+
+@pytest.mark.parametrize(("key", "value"), [("schema_version", "0"), ("chromadb_series", "0.4")])
+def test_index_of_another_version_is_refused_untouched(tmp_path: Path, key: str, value: str) -> None:
+    corpus = tmp_path / "corpus"
+    write_reports(corpus, 2, 1)
+    assert cli("ingest", "-q", str(corpus)).returncode == 0
+    settings = load_settings()
+    with sqlite3.connect(settings.index_dir / "catalog.sqlite") as db:
+        db.execute("UPDATE manifest SET value = ? WHERE key = ?", (value, key))
+    db.close()
+    before = files_under(settings.chroma_path)
+
+    with pytest.raises(IndexVersionError, match=rf"written with {key}={value} .*assistant ingest --rebuild"):
+        _ = services().index
+    code, stderr = invoke("ask", "--backend", "embedded", "What did inspector Quill1 count?")
+    assert code == Exit.INDEX and f"{key}={value}" in stderr
+    assert files_under(settings.chroma_path) == before, "the refused store was not opened (nor migrated)"
+
+    assert invoke("ingest", "--rebuild", "-q", str(corpus))[0] == 0
+    assert services().index.catalog.manifest()[key] != value
+
+
+# -- bad files ------------------------------------------------------------------------------------
+
+
+def test_bad_files_are_reported_by_name_skipped_and_lose_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What tests/test_ingest.py does not cover: whitespace, size limit, undecodable names, symlink loops."""
+    corpus = tmp_path / "corpus"
+    write_reports(corpus, 2, 1)
+    assert invoke("ingest", "-q", str(corpus))[0] == 0
+    before = services().index.catalog.all_chunk_ids()
+
+    monkeypatch.setenv("ASSISTANT_INGEST__MAX_FILE_MB", "0.001")  # 1048 bytes
+    (corpus / "blank.txt").write_text("  \n\t \r\n   \n")
+    (corpus / "huge.txt").write_text("A long report about ferries in Porto. " * 40)
+    (corpus / "report_001.txt").write_text(report_text(1, 1) + "More ferries were counted this year. " * 40)
+    (corpus / "Résumé des ponts de Zürich — été 2024.md").write_text("# Ponts\n\nZürich compte 1234 ponts selon Ève.\n")
+    os.symlink("loop.txt", corpus / "loop.txt")
+    (corpus / "sub").mkdir()
+    os.symlink("..", corpus / "sub" / "up")
+    undecodable = os.fsencode(corpus) + b"/caf\xe9 menu.txt"
+    with open(undecodable, "wb") as handle:
+        handle.write(b"Espresso costs one euro in the bar near the station.\n")
+
+    code, stderr = invoke("ingest", str(corpus))
+    assert code == Exit.SOME_FILES_FAILED
+    reasons = {line.split(": ", 1)[0].removeprefix("skipped "): line for line in stderr.splitlines()}
+    expected = {
+        "blank.txt": "empty file",
+        "huge.txt": "too large",
+        "report_001.txt": "too large",
+        "loop.txt": "broken link or not a regular file",
+        "up": "symlink loop",
+        "caf\\xe9 menu.txt": "not valid UTF-8",
+    }
+    for name, reason in expected.items():
+        line = next((line for path, line in reasons.items() if path.endswith(name)), "")
+        assert reason in line, (name, stderr)
+    svc = services()
+    assert before <= svc.index.catalog.all_chunk_ids(), "the old version of the file now too large is kept"
+    assert svc.index.catalog.document("Résumé des ponts de Zürich — été 2024.md") is not None
+    assert "1234" in svc.search("Combien de ponts à Zürich ?", k=1).hits[0].text
+
+
+def test_size_is_checked_before_reading_and_a_vanished_file_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = tmp_path / "corpus"
+    write_reports(corpus, 3, 1)
+    svc = services()
+    svc.ingest([corpus])
+    big = corpus / "report_000.txt"  # indexed, then grows past the limit
+    big.write_text(report_text(0, 1) + "Ferries. " * 300)
+    (corpus / "new_big.txt").write_text("Ferries. " * 300)
+    (corpus / "zz_vanishing.txt").write_text("This file is deleted before it is read.")
+    limited = svc.settings.model_copy(update={"ingest": svc.settings.ingest.model_copy(update={"max_file_mb": 0.001})})
+    svc = build_services(limited)
+
+    opened: list[str] = []
+    real_open, real_read = Path.open, Path.read_bytes
+
+    def spy_open(self: Path, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        opened.append(self.name)
+        return real_open(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    def spy_read(self: Path) -> bytes:
+        opened.append(self.name)
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "open", spy_open)
+    monkeypatch.setattr(Path, "read_bytes", spy_read)
+
+    def vanish(name: str, done: int, total: int, chunks: int) -> None:
+        (corpus / "zz_vanishing.txt").unlink(missing_ok=True)
+
+    report = svc.ingest([corpus], progress=vanish)
+    failed = {Path(f.path).name: f.reason for f in report.failed}
+    assert failed == {
+        "report_000.txt": failed["report_000.txt"],
+        "new_big.txt": failed["new_big.txt"],
+        "zz_vanishing.txt": "file disappeared",
+    }
+    assert "too large" in failed["report_000.txt"] and "too large" in failed["new_big.txt"]
+    assert "report_000.txt" not in opened and "new_big.txt" not in opened, "over the limit: never read"
+    assert svc.index.catalog.document("report_000.txt") is not None, "its indexed version is kept"
+    assert report.unchanged == ["report_001.txt", "report_002.txt"]

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 DEFAULT_SIZES = (1000, 10_000, 100_000)
 DEFAULT_REAL_CHUNKS = 2000
-DEFAULT_SAMPLE_CHUNKS = 200
+DEFAULT_SAMPLE_CHUNKS = 150
 GENERATOR_VERSION = 2
 SYNTHETIC_NOISE = 0.5
 """Norm of the noise added to a real vector to make a synthetic one (cosine to its base about 0.9)."""
@@ -106,7 +106,8 @@ class ThroughputRun(BaseModel):
     pipeline: str
     chunks: int = Field(description="Passages embedded.")
     tokens: int = Field(description="Tokens the embedding model read (its own tokenizer, specials included).")
-    seconds: float
+    seconds: float = Field(description="Mean of the runs.")
+    run_seconds: list[float] = Field(default_factory=list, description="Each run, in the order they ran.")
     chunks_per_s: float
     tokens_per_s: float
     ratio_to_raw: float = Field(description="tokens/s against the raw engine on the same run.")
@@ -519,7 +520,9 @@ def _worker_raw(args: dict[str, Any]) -> dict[str, Any]:
 def _worker_ingest_cold(args: dict[str, Any]) -> dict[str, Any]:
     from assistant.services import build_services
 
-    services = build_services(_fresh_index(_settings_from(args)))
+    settings = _fresh_index(_settings_from(args))
+    _drop_cache(settings)
+    services = build_services(settings)
     services.embedder.embed_query("load the model")
     _ = services.index  # opened before the clock starts: the constant cost is reported by the query phase
     started = time.perf_counter()
@@ -545,6 +548,14 @@ def _fresh_index(settings: Settings) -> Settings:
     return settings
 
 
+def _drop_cache(settings: Settings) -> Path:
+    """Delete the phase's passage-embedding cache; returns its path."""
+    cache = (settings.embedding.cache_dir or settings.data_dir / "cache") / "embeddings.sqlite"
+    for suffix in ("", "-wal", "-shm"):
+        cache.with_name(cache.name + suffix).unlink(missing_ok=True)
+    return cache
+
+
 def _scaled_services(args: dict[str, Any]) -> tuple[Any, ScaledEmbedder]:
     """Services over a new index of a corpus size, whose passages get real or synthetic vectors."""
     from assistant.embedding import CachedEmbedder, build_embedder
@@ -554,7 +565,7 @@ def _scaled_services(args: dict[str, Any]) -> tuple[Any, ScaledEmbedder]:
     real = build_embedder(_settings_from(args, "real_settings"))
     _, real_texts = leading_chunks(Path(args["corpus"]), args["real_chunks"], settings)
     scaled = ScaledEmbedder(real, real_texts[: args["real_chunks"]], args["noise"])
-    cache = (settings.embedding.cache_dir or settings.data_dir / "cache") / "embeddings.sqlite"
+    cache = _drop_cache(settings)  # every ingest pays for making and caching its vectors alike
     services = build_services(settings)
     services.embedder = CachedEmbedder(scaled, cache)  # type: ignore[misc]
     return services, scaled
@@ -729,10 +740,11 @@ def run_worker(kind: str, args_path: Path, out_path: Path) -> None:
     out_path.write_text(json.dumps(result), encoding="utf-8")
 
 
-def _spawn(kind: str, args: dict[str, Any], scratch: Path) -> dict[str, Any]:
+def _spawn(kind: str, args: dict[str, Any], scratch: Path, tag: str = "") -> dict[str, Any]:
     """Run a worker in a new Python process and return its figures."""
     scratch.mkdir(parents=True, exist_ok=True)
-    args_path, out_path = scratch / f"{kind}.args.json", scratch / f"{kind}.out.json"
+    name = f"{kind}-{tag}" if tag else kind
+    args_path, out_path = scratch / f"{name}.args.json", scratch / f"{name}.out.json"
     args_path.write_text(json.dumps(args), encoding="utf-8")
     out_path.unlink(missing_ok=True)
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
@@ -760,6 +772,7 @@ class BenchOptions:
     sample_chunks: int = DEFAULT_SAMPLE_CHUNKS
     seed: int = 7
     rounds: int = 3
+    repeats: int = 2
     ask_modes: Sequence[str] = ("extractive", "generative")
     llama_index: bool = True
     profile: bool = False
@@ -876,40 +889,51 @@ def _warm_cache(settings: Settings, corpus: Path, real_chunks: int, say: Log) ->
 def _throughput(
     settings: Settings, corpus: Path, options: BenchOptions, work: Path, result: BenchResult, say: Log
 ) -> None:
-    """Embed the sample for real three ways: the raw engine, the assistant's ingest, plain llama-index."""
+    """Embed the sample for real three ways: the raw engine, the assistant's ingest, plain llama-index.
+
+    The pipelines run in the order A B C C B A (``repeats`` = 2), so that a load on the machine that
+    rises or falls during the phase weighs on each alike; each figure is the mean of its runs.
+    """
     root = work / "sample"
     shutil.rmtree(root, ignore_errors=True)
-    phase = _bench_settings(settings, root, "sample")
+    phase = _bench_settings(settings, root, "sample").model_dump_json()
     _, chunks = leading_chunks(corpus, corpus_info(corpus).chunks, settings)
     texts = list(dict.fromkeys(chunks))  # what a cold ingest embeds: each distinct text once
     result.sample_chunks = len(texts)
-    say(f"sample of {len(texts)} chunks: raw embedding engine")
-    raw = _spawn("raw", {"settings": phase.model_dump_json(), "texts": texts}, root / "scratch")
-    runs = [("raw embedding engine", raw)]
-    say("sample: assistant ingest (cold cache)")
-    ours = _spawn("ingest-cold", {"settings": phase.model_dump_json(), "corpus": str(corpus)}, root / "scratch")
-    if ours["embedded"] != len(texts):
-        raise BenchError(f"the cold ingest embedded {ours['embedded']} texts, not the sample's {len(texts)}")
-    runs.append(("assistant ingest", ours))
+    pipelines: list[tuple[str, str, dict[str, Any]]] = [
+        ("raw embedding engine", "raw", {"settings": phase, "texts": texts}),
+        ("assistant ingest", "ingest-cold", {"settings": phase, "corpus": str(corpus)}),
+    ]
     if options.llama_index:
-        say("sample: llama-index VectorStoreIndex")
-        llama = _spawn("llama-index", {"settings": phase.model_dump_json(), "corpus": str(corpus)}, root / "scratch")
-        runs.append(("llama-index VectorStoreIndex", llama))
-        result.llama_index_ratio = ours["seconds"] / llama["seconds"]
-    raw_rate = raw["tokens"] / raw["seconds"]
-    for name, run in runs:
+        pipelines.append(("llama-index VectorStoreIndex", "llama-index", {"settings": phase, "corpus": str(corpus)}))
+    order = [p for r in range(options.repeats) for p in (pipelines if r % 2 == 0 else pipelines[::-1])]
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in pipelines}
+    for number, (name, kind, args) in enumerate(order, start=1):
+        say(f"sample of {len(texts)} chunks, run {number}/{len(order)}: {name}")
+        outcome = _spawn(kind, args, root / "scratch", tag=str(number))
+        if kind == "ingest-cold" and outcome["embedded"] != len(texts):
+            raise BenchError(f"the cold ingest embedded {outcome['embedded']} texts, not the sample's {len(texts)}")
+        runs[name].append(outcome)
+    mean = {name: sum(r["seconds"] for r in several) / len(several) for name, several in runs.items()}
+    raw = runs["raw embedding engine"][0]
+    raw_rate = raw["tokens"] / mean["raw embedding engine"]
+    for name, several in runs.items():
+        tokens, count, seconds = several[0]["tokens"], several[0]["chunks"], mean[name]
         result.throughput.append(
             ThroughputRun(
                 pipeline=name,
-                chunks=run["chunks"],
-                tokens=run["tokens"],
-                seconds=run["seconds"],
-                chunks_per_s=run["chunks"] / run["seconds"],
-                tokens_per_s=run["tokens"] / run["seconds"],
-                ratio_to_raw=run["tokens"] / run["seconds"] / raw_rate,
-                peak_rss_mb=run["peak_rss_mb"],
+                chunks=count,
+                tokens=tokens,
+                seconds=seconds,
+                run_seconds=[r["seconds"] for r in several],
+                chunks_per_s=count / seconds,
+                tokens_per_s=tokens / seconds,
+                ratio_to_raw=tokens / seconds / raw_rate,
+                peak_rss_mb=max(r["peak_rss_mb"] for r in several),
             )
         )
+    if options.llama_index:
+        result.llama_index_ratio = mean["assistant ingest"] / mean["llama-index VectorStoreIndex"]
 
 
 def _measure_size(
@@ -946,7 +970,7 @@ def _measure_size(
     for kind in writes:
         say(f"{size} chunks: ingest ({kind} vector writes)")
         args = {**base_args, "batched": kind == "batched", **profiled(f"ingest-{kind.replace(' ', '-')}")}
-        ingests.append((kind, _spawn("ingest-scaled", args, scratch)))
+        ingests.append((kind, _spawn("ingest-scaled", args, scratch, tag=kind.replace(" ", "-"))))
     say(f"{size} chunks: re-ingest")
     reingest = _spawn("reingest", base_args, scratch)
     say(f"{size} chunks: {len(queries)} queries x {options.rounds} rounds x 3 modes")
@@ -957,7 +981,7 @@ def _measure_size(
     for mode in options.ask_modes:
         say(f"{size} chunks: ask ({mode}, embedded model)")
         args = {"settings": ask_phase.model_dump_json(), "questions": _ask_questions(settings.eval.questions)}
-        done = _spawn("ask", {**args, "mode": mode}, scratch)
+        done = _spawn("ask", {**args, "mode": mode}, scratch, tag=mode)
         asks.extend(AskRun(**run, peak_rss_mb=done["peak_rss_mb"]) for run in done["runs"])
     first = ingests[0][1]
     chunks = int(first["chunks"])
@@ -1092,14 +1116,16 @@ def render_markdown(result: BenchResult) -> str:
         f"Embedding {result.embedding_model}, batch {result.batch_size}; chunks of {result.chunk_size} characters; "
         f"Chroma {result.chroma_mode}.",
         "",
-        f"## Embedding throughput: a sample of {result.sample_chunks} chunks, embedded cold in this run",
+        f"## Embedding throughput: a sample of {result.sample_chunks} chunks, embedded cold in this run "
+        "(runs interleaved A B C C B A)",
         "",
-        "| pipeline | chunks | tokens | seconds | chunks/s | tokens/s | x raw (tokens/s) | peak RSS MB |",
+        "| pipeline | chunks | tokens | seconds (runs) | chunks/s | tokens/s | x raw (tokens/s) | peak RSS MB |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for t in result.throughput:
+        each = ", ".join(_f(x) for x in t.run_seconds)
         lines.append(
-            f"| {t.pipeline} | {t.chunks} | {t.tokens:,} | {_f(t.seconds)} | {_f(t.chunks_per_s, 2)} | "
+            f"| {t.pipeline} | {t.chunks} | {t.tokens:,} | {_f(t.seconds)} ({each}) | {_f(t.chunks_per_s, 2)} | "
             f"{_f(t.tokens_per_s, 0)} | {_f(t.ratio_to_raw, 2)} | {_f(t.peak_rss_mb, 0)} |"
         )
     if result.llama_index_ratio is not None:
@@ -1252,6 +1278,9 @@ def bench_command(
         int, typer.Option("--sample-chunks", min=1, help="Chunks embedded cold to compare throughputs.")
     ] = DEFAULT_SAMPLE_CHUNKS,
     rounds: Annotated[int, typer.Option("--rounds", min=1, help="Passes over the questions per size.")] = 3,
+    repeats: Annotated[
+        int, typer.Option("--repeats", min=1, help="Runs of each throughput pipeline (interleaved).")
+    ] = 2,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the corpus generator.")] = 7,
     ask: Annotated[bool, typer.Option("--ask/--no-ask", help="Time `ask` with the embedded model.")] = True,
     llama_index: Annotated[
@@ -1297,6 +1326,7 @@ def bench_command(
         sample_chunks=sample_chunks,
         seed=seed,
         rounds=rounds,
+        repeats=repeats,
         ask_modes=("extractive", "generative") if ask else (),
         llama_index=llama_index,
         profile=profile,

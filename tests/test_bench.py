@@ -142,7 +142,8 @@ def test_llama_index_adapter_serves_a_vector_store_index() -> None:
     docs = [Document(text="tiny cat"), Document(text="extraordinarily sophisticated conversations")]
     index = VectorStoreIndex.from_documents(docs, embed_model=adapter)
     assert len(adapter.texts) == 2
-    found = index.as_retriever(similarity_top_k=1).retrieve("considerably complicated vocabulary")
+    # shares a 13-letter word with the second document and no word length with the first
+    found = index.as_retriever(similarity_top_k=1).retrieve("unquestionably sophisticated")
     assert found[0].node.get_content() == "extraordinarily sophisticated conversations"
 
 
@@ -176,6 +177,7 @@ def test_tiny_benchmark_end_to_end(tmp_path: Path) -> None:
     assert raw.ratio_to_raw == 1.0 and ours.chunks == raw.chunks == result.sample_chunks
     for run in result.throughput:
         assert run.seconds > 0 and run.tokens > run.chunks > 0 and run.peak_rss_mb > 50
+        assert len(run.run_seconds) == 2 and run.seconds == pytest.approx(sum(run.run_seconds) / 2)
         assert run.tokens_per_s == pytest.approx(run.tokens / run.seconds)
     assert result.llama_index_ratio is not None and result.llama_index_ratio > 0
 

@@ -1,0 +1,79 @@
+"""BM25: ranking, ties, and an index saved to a file that answers like the one built in memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.bm25 import BM25Index, query_terms, tokenize
+
+PASSAGES = {
+    "it-1": ("Brad Lightcap, COO di OpenAI, ha detto che Sora è stato lanciato troppo presto.", "it"),
+    "it-2": ("Il modello Sora genera video a partire da un testo.", "it"),
+    "fr-1": ("Le modèle Sora d'OpenAI n'a pas encore été publié.", "fr"),
+    "en-1": ("OpenAI's COO Brad Lightcap spoke about Sora and Hollywood studios.", "en"),
+    "en-2": ("The weather in Sydney was sunny all week.", "en"),
+}
+
+
+def build() -> BM25Index:
+    return BM25Index(list(PASSAGES), [tokenize(text, lang) for text, lang in PASSAGES.values()])
+
+
+def reference_scores(index_ids: list[str], docs: list[list[str]], terms: list[str]) -> dict[str, float]:
+    """Okapi BM25 written out plainly, to check the vectorised index against."""
+    n = len(docs)
+    avgdl = sum(map(len, docs)) / n
+    scores = {}
+    for doc_id, doc in zip(index_ids, docs, strict=True):
+        score = 0.0
+        for term in dict.fromkeys(terms):
+            tf = doc.count(term)
+            if not tf:
+                continue
+            df = sum(1 for d in docs if term in d)
+            idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+            score += idf * tf * 2.2 / (tf + 1.2 * (1 - 0.75 + 0.75 * len(doc) / avgdl))
+        if score > 0:
+            scores[doc_id] = score
+    return scores
+
+
+def test_scores_are_okapi_bm25_and_only_matching_chunks_are_returned() -> None:
+    index = build()
+    terms = query_terms("Chi è il COO di OpenAI che ha parlato di Sora?")
+    found = dict(index.search(terms, k=10))
+    docs = [tokenize(text, lang) for text, lang in PASSAGES.values()]
+    expected = reference_scores(list(PASSAGES), docs, terms)
+    assert found.keys() == expected.keys() and "en-2" not in found
+    for doc_id, score in expected.items():
+        assert found[doc_id] == pytest.approx(score, rel=1e-5)
+    assert [doc_id for doc_id, _ in index.search(terms, k=2)] == sorted(expected, key=lambda d: -expected[d])[:2]
+
+
+def test_ties_keep_index_order_even_at_the_cut() -> None:
+    index = BM25Index([f"c{i}" for i in range(6)], [["sora", "video"]] * 6)
+    assert [doc_id for doc_id, _ in index.search(["sora"], k=3)] == ["c0", "c1", "c2"]
+    assert index.search(["nothing"], k=3) == [] and index.search(["sora"], k=0) == []
+    assert BM25Index([], []).search(["sora"], k=3) == [] and len(BM25Index([], [])) == 0
+
+
+def test_saved_index_answers_like_the_built_one(tmp_path: Path) -> None:
+    index = build()
+    path = tmp_path / "bm25" / "index.npz"
+    index.save(path)
+    loaded = BM25Index.load(path)
+    assert loaded.ids == index.ids and len(loaded) == len(index)
+    for question in ("Who is OpenAI's COO?", "Sora n'a pas été publié", "video da un testo", "weather"):
+        terms = query_terms(question)
+        assert loaded.search(terms, 5) == index.search(terms, 5)
+    path.write_bytes(b"not an index")
+    with pytest.raises((OSError, ValueError)):
+        BM25Index.load(path)
+
+
+def test_ids_and_documents_must_match() -> None:
+    with pytest.raises(ValueError):
+        BM25Index(["a", "b"], [["x"]])

@@ -74,6 +74,8 @@ class BM25Index:
 
     def __init__(self, ids: Sequence[str], documents: Iterable[Sequence[str]], k1: float = 1.2, b: float = 0.75):
         self.ids = list(ids)
+        self.stamp = ""
+        """What the index was built from (see :meth:`assistant.catalog.Catalog.revision`); kept by :meth:`save`."""
         self.k1 = k1
         self.b = b
         vocabulary: dict[str, int] = {}
@@ -141,6 +143,7 @@ class BM25Index:
                 docs=self._docs,
                 weights=self._weights,
                 params=np.asarray([self.k1, self.b], dtype=np.float64),
+                stamp=np.asarray(self.stamp, dtype=np.str_),
             )
         partial.replace(path)
 
@@ -156,6 +159,7 @@ class BM25Index:
             index._docs = data["docs"]
             index._weights = data["weights"]
             index.k1, index.b = (float(x) for x in data["params"])
+            index.stamp = str(data["stamp"]) if "stamp" in data.files else ""
         if len(index._offsets) != len(index._terms) + 1 or len(index._docs) != len(index._weights):
             raise ValueError(f"the BM25 index {path} is inconsistent")
         return index

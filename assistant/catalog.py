@@ -45,6 +45,9 @@ class Catalog:
             self._conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.executescript(_SCHEMA)
+            if self._conn.execute("SELECT 1 FROM manifest WHERE key = 'catalog_id'").fetchone() is None:
+                with self._tx() as db:  # names this catalog, so that files derived from another one never match
+                    db.execute("INSERT OR IGNORE INTO manifest VALUES ('catalog_id', lower(hex(randomblob(8))))")
         except sqlite3.DatabaseError as exc:
             raise CatalogError(
                 f"the index catalog {path} is damaged ({exc}); rebuild it with `assistant ingest --rebuild`"
@@ -85,6 +88,15 @@ class Catalog:
         docs = self._conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
         chunks = self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
         return int(docs), int(chunks)
+
+    def revision(self) -> str:
+        """Names the chunks' content: this catalog's id and how many times its chunks were written.
+
+        Unlike :meth:`generation` it is the same in every process, so files derived from the chunks
+        (the saved BM25 index) can record which content they were built from.
+        """
+        rows = dict(self._conn.execute("SELECT key, value FROM manifest WHERE key IN ('catalog_id', 'revision')"))
+        return f"{rows.get('catalog_id', '')}:{rows.get('revision', '0')}"
 
     def generation(self) -> int:
         """A number that changes whenever the catalog's content changes (SQLite data_version + size)."""
@@ -137,6 +149,7 @@ class Catalog:
             )
             db.execute("DELETE FROM pending WHERE doc_id = ?", (info.doc_id,))
             db.execute("INSERT OR REPLACE INTO manifest VALUES ('updated_at', ?)", (info.indexed_at,))
+            _bump_revision(db)
 
     def delete_document(self, doc_id: str) -> None:
         """Atomically remove a document, its chunks and its pending mark."""
@@ -146,6 +159,7 @@ class Catalog:
             db.execute("DELETE FROM pending WHERE doc_id = ?", (doc_id,))
             stamp = datetime.now(UTC).isoformat(timespec="seconds")
             db.execute("INSERT OR REPLACE INTO manifest VALUES ('updated_at', ?)", (stamp,))
+            _bump_revision(db)
 
     # -- reads -----------------------------------------------------------------------------
     def chunks(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
@@ -195,6 +209,7 @@ class Catalog:
         """Remove chunk rows by id (rows whose document is gone)."""
         with self._tx() as db:
             db.executemany("DELETE FROM chunks WHERE chunk_id = ?", [(cid,) for cid in chunk_ids])
+            _bump_revision(db)
 
     def token_rows(self) -> tuple[list[str], list[list[str]]]:
         """(chunk ids, their BM25 tokens), for building the BM25 index."""
@@ -223,3 +238,11 @@ class Catalog:
 def dumps_manifest(values: dict[str, str]) -> str:
     """The manifest as stable JSON (for display)."""
     return json.dumps(values, indent=2, sort_keys=True)
+
+
+def _bump_revision(db: sqlite3.Connection) -> None:
+    """Count one more write of chunk rows, inside the writing transaction."""
+    db.execute(
+        "INSERT INTO manifest VALUES ('revision', '1') "
+        "ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+    )

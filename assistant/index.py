@@ -12,6 +12,7 @@ it finds.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -32,6 +33,8 @@ from assistant.store import IndexMismatchError, VectorIndex, open_chroma, reset_
 
 REBUILD_HINT = "run `assistant ingest --rebuild`"
 PROBE_TIMEOUT = 60.0
+BM25_FILE = "bm25.npz"
+"""The saved BM25 index, in the index directory beside the catalog."""
 """Seconds the child process may take to open the Chroma store and answer a query."""
 
 
@@ -285,6 +288,7 @@ class Index:
                 _drop_store(settings)
                 for suffix in ("", "-wal", "-shm"):
                     catalog_path.with_name(catalog_path.name + suffix).unlink(missing_ok=True)
+                (settings.index_dir / BM25_FILE).unlink(missing_ok=True)
         self.catalog = Catalog(catalog_path)
         self.catalog.check()
         self._check_manifest()
@@ -327,10 +331,27 @@ class Index:
         with self._lock:
             generation = self.catalog.generation()
             if self._bm25 is None or generation != self._bm25_generation:
-                ids, docs = self.catalog.token_rows()
-                self._bm25 = BM25Index(ids, docs)
+                self._bm25 = self._saved_or_built_bm25()
                 self._bm25_generation = generation
             return self._bm25
+
+    def _saved_or_built_bm25(self) -> BM25Index:
+        """The BM25 index saved for the catalog's current content, or one built from its tokens and saved."""
+        path = self.settings.index_dir / BM25_FILE
+        stamp = self.catalog.revision()
+        try:
+            saved = BM25Index.load(path)
+            if saved.stamp == stamp:
+                return saved
+        except (OSError, ValueError, KeyError):
+            pass  # missing, stale or unreadable: rebuilt below
+        ids, docs = self.catalog.token_rows()
+        built = BM25Index(ids, docs)
+        if self.catalog.revision() == stamp:  # no write landed while reading the tokens
+            built.stamp = stamp
+            with contextlib.suppress(OSError):  # a read-only data directory still answers, from memory
+                built.save(path)
+        return built
 
     def counts(self) -> tuple[int, int]:
         """(documents, chunks) in the catalog."""

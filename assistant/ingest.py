@@ -132,6 +132,7 @@ def _sync_locked(
     if prune:
         report.removed = _prune(paths, {ref.doc_id for ref in refs}, index)
     report.chunks_embedded = embedder.embedded_count - embedded_before
+    index.bm25()  # built and saved now if anything changed, so that the next query process only loads it
     report.seconds = time.perf_counter() - started
     return report
 

@@ -103,3 +103,42 @@ def test_rebuild_starts_from_scratch(corpus: Path) -> None:
     services.ingest()
     report = services.ingest(rebuild=True)
     assert len(report.added) == 5 and services.index.counts()[0] == 5
+
+
+def test_bm25_index_is_saved_by_ingest_and_loaded_by_the_next_process(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant.bm25 import BM25Index
+    from assistant.catalog import Catalog
+    from assistant.index import BM25_FILE
+
+    services = services_for(corpus)
+    services.ingest()
+    saved_path = services.settings.index_dir / BM25_FILE
+    saved = BM25Index.load(saved_path)
+    assert saved.stamp == services.index.catalog.revision() and saved.stamp.endswith(":5")
+    assert sorted(saved.ids) == sorted(services.index.catalog.all_chunk_ids())
+    expected = [(h.chunk_id, h.bm25_score) for h in services.search("Brad Lightcap troppo presto", mode="bm25").hits]
+
+    # a new process finds the saved index current and never reads the tokens again
+    def no_rebuild(self: Catalog) -> None:
+        raise AssertionError("the BM25 index was rebuilt although a current one was saved")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Catalog, "token_rows", no_rebuild)
+        fresh = services_for(corpus)
+        found = [(h.chunk_id, h.bm25_score) for h in fresh.search("Brad Lightcap troppo presto", mode="bm25").hits]
+    assert found == expected
+
+    # a change makes the saved index stale: it is rebuilt, answers with the new text, and is saved again
+    (corpus / "002_21cd4d0107916324.txt").write_text("Il progetto Zorblax è stato annunciato ieri.\n", encoding="utf-8")
+    services.ingest()
+    assert BM25Index.load(saved_path).stamp == services.index.catalog.revision() != saved.stamp
+    assert services_for(corpus).search("Zorblax", mode="bm25").hits[0].doc_id == "002_21cd4d0107916324.txt"
+
+    # a damaged file is ignored and replaced; a rebuilt catalog never takes an old file for its own
+    saved_path.write_bytes(b"garbage")
+    assert services_for(corpus).search("Zorblax", mode="bm25").hits[0].doc_id == "002_21cd4d0107916324.txt"
+    old_stamp = BM25Index.load(saved_path).stamp
+    services.ingest(rebuild=True)
+    assert BM25Index.load(saved_path).stamp != old_stamp

@@ -47,6 +47,11 @@ def has_control_characters(text: str) -> bool:
     return bool(_CONTROL.search(text.replace("\r", "")))
 
 
+def terminal_text(text: str) -> str:
+    """``text`` without the control and invisible characters a terminal would act on or hide."""
+    return _CONTROL.sub("", strip_invisible(text).replace("\r\n", "\n"))
+
+
 def sanitize_model_text(text: str) -> str:
     """Strip images, links, URLs, HTML, invisible and control characters from a model's answer.
 

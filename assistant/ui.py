@@ -187,6 +187,12 @@ def answer_html(index: int, answer: Answer) -> str:
     parts = []
     if answer.refused:
         parts.append('<div class="badge refused">No answer in the documents</div>')
+    unbacked = sum(not s.supported for s in answer.sentences)
+    if unbacked and not answer.refused:
+        parts.append(
+            f'<div class="badge unverified">{unbacked} sentence{"s" if unbacked > 1 else ""} '
+            "not backed by a quoted source: see the notes</div>"
+        )
     parts.append(f'<div class="answer-text">{link_markers(text_html(answer.text), index, answer.sources)}</div>')
     if answer.standalone_question:
         parts.append(f'<div class="standalone">Searched as: “{escape(answer.standalone_question)}”</div>')
@@ -431,6 +437,7 @@ a.cite:hover { background: var(--color-accent); color: white !important; }
 .badge { display: inline-block; font-size: .75rem; font-weight: 600; border-radius: 6px; padding: 1px 8px;
   margin: 4px 0 6px; }
 .badge.refused { background: rgba(245, 158, 11, .16); color: #b45309; }
+.badge.unverified { background: rgba(107, 114, 128, .16); color: #4b5563; }
 .badge.failed, .badge.stopped { background: rgba(239, 68, 68, .14); color: #b91c1c; }
 .error { margin-top: 6px; padding: 8px 10px; border-radius: 8px; background: rgba(239, 68, 68, .08);
   border: 1px solid rgba(239, 68, 68, .35); }

@@ -7,10 +7,12 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from assistant.ingest import IngestReport, ProgressCallback
 from assistant.models import Answer, SearchResult
+from assistant.render import terminal_text as safe
 
 if TYPE_CHECKING:
     from assistant.answer import AnswerEvent
@@ -35,7 +37,8 @@ def ingest_progress(enabled: bool) -> Iterator[ProgressCallback | None]:
 
         def update(name: str, done: int, total: int, chunks: int) -> None:
             elapsed = bar.tasks[task].elapsed or 1e-9
-            bar.update(task, completed=done, total=total, chunks=chunks, rate=chunks / elapsed, name=name[-40:])
+            name = escape(safe(name)[-40:])
+            bar.update(task, completed=done, total=total, chunks=chunks, rate=chunks / elapsed, name=name)
 
         yield update
 
@@ -44,7 +47,7 @@ def print_ingest_report(report: IngestReport, quiet: bool = False) -> None:
     """A summary of the sync on stdout, failures on stderr."""
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     for failed in report.failed:
-        err.print(f"skipped {failed.path}: {failed.reason}", markup=False)
+        err.print(safe(f"skipped {failed.path}: {failed.reason}"), markup=False)
     if quiet:
         return
     out = Console(highlight=False, soft_wrap=True)
@@ -55,14 +58,17 @@ def print_ingest_report(report: IngestReport, quiet: bool = False) -> None:
         markup=False,
     )
     if report.recovered:
-        out.print(f"resolved an interrupted ingest of: {', '.join(report.recovered)}", markup=False)
+        out.print(safe(f"resolved an interrupted ingest of: {', '.join(report.recovered)}"), markup=False)
+    for problem in report.repaired:
+        out.print(safe(f"repaired: {problem}"), markup=False)
 
 
 def print_search_result(result: SearchResult) -> None:
     """Ranked passages for people."""
     out = Console(highlight=False, soft_wrap=True)
     out.print(
-        f"[bold]{len(result.hits)} passages[/] for “{result.query}” ({result.mode}, {result.retrieval_ms:.0f} ms)"
+        f"[bold]{len(result.hits)} passages[/] for “{escape(safe(result.query))}” "
+        f"({result.mode}, {result.retrieval_ms:.0f} ms)"
     )
     for hit in result.hits:
         scores = [f"score {hit.score:.4f}"]
@@ -70,9 +76,11 @@ def print_search_result(result: SearchResult) -> None:
             scores.append(f"dense #{hit.dense_rank} {hit.dense_score:.3f}")
         if hit.bm25_rank is not None:
             scores.append(f"bm25 #{hit.bm25_rank} {hit.bm25_score:.2f}")
-        out.print(f"\n[bold][{hit.rank}] {hit.title[:80]}[/]", markup=True)
-        out.print(f"    {hit.doc_id} chars {hit.start}-{hit.end} · {hit.language} · {' · '.join(scores)}", markup=False)
-        snippet = " ".join(hit.text.split())
+        out.print(f"\n[bold]\\[{hit.rank}] {escape(safe(hit.title)[:80])}[/]", markup=True)
+        out.print(
+            safe(f"    {hit.doc_id} chars {hit.start}-{hit.end} · {hit.language} · {' · '.join(scores)}"), markup=False
+        )
+        snippet = " ".join(safe(hit.text).split())
         out.print(f"    {snippet[:400]}{'…' if len(snippet) > 400 else ''}", markup=False)
 
 
@@ -107,7 +115,7 @@ class AnswerPrinter:
         elif event.kind == "token" and self.stream:
             self._streamed += event.text
             self._shown = True
-            self.out.print(event.text, end="", markup=False)
+            self.out.print(safe(event.text), end="", markup=False)
         elif event.kind == "reset" and self.stream:
             self.out.print("\n[rewriting the answer in the question's language…]", style="dim", markup=False)
             self._streamed = ""
@@ -120,19 +128,19 @@ class AnswerPrinter:
             self.out.print()
             if self._streamed.strip() != answer.text.strip():
                 self.out.rule("checked answer", style="dim")
-                self.out.print(answer.text, markup=False)
+                self.out.print(safe(answer.text), markup=False)
         else:
-            self.out.print(answer.text, markup=False)
+            self.out.print(safe(answer.text), markup=False)
         for note in answer.notes:
-            self.err.print(f"note: {note}", style="yellow", markup=False)
+            self.err.print(safe(f"note: {note}"), style="yellow", markup=False)
         if answer.sources:
             self.out.print("\nSources:", style="bold")
         for source in answer.sources:
             self.out.print(
-                f"[{source.number}] {source.title[:90]} — {source.doc_id}, chars {source.start}-{source.end}",
+                safe(f"[{source.number}] {source.title[:90]} — {source.doc_id}, chars {source.start}-{source.end}"),
                 markup=False,
             )
-            self.out.print(f"    “{source.quote}”", style="italic", markup=False)
+            self.out.print(safe(f"    “{source.quote}”"), style="italic", markup=False)
         self.err.print(
             f"[{answer.backend} · {answer.mode} · retrieval {answer.timings.retrieval_ms:.0f} ms · "
             f"total {answer.timings.total_ms:.0f} ms]",
@@ -161,4 +169,4 @@ def print_checks(checks: Sequence[Check]) -> None:
     marks = {"ok": "[green]ok  [/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
     for check in checks:
         out.print(f"{marks[check.status]} {check.name:<15} ", end="")
-        out.print(check.detail, markup=False)
+        out.print(safe(check.detail), markup=False)

@@ -51,3 +51,29 @@ def test_bad_input_gives_one_line_and_a_usage_exit_code(tmp_path: Path) -> None:
         assert result.exit_code == Exit.USAGE, (args, result.output)
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and message in lines[0] and lines[0].startswith("error:")
+
+
+def test_text_from_documents_cannot_style_or_drive_the_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    from assistant.models import Answer, Hit, Source
+    from assistant.ui_text import AnswerPrinter, print_search_result
+
+    hostile = "[red]Sora[/] \x1b]8;;https://evil.example\x07click\x1b]8;;\x07 \x1b[2J\u200bend"
+    hit = Hit(
+        rank=1,
+        chunk_id="c1",
+        doc_id="evil.txt",
+        title=hostile,
+        text=hostile,
+        start=0,
+        end=len(hostile),
+        language="en",
+        score=0.5,
+    )
+    print_search_result(SearchResult(query="[bold]q[/]", query_language="en", mode="bm25", hits=[hit]))
+    source = Source(number=1, doc_id="evil.txt", title=hostile, quote=hostile, start=0, end=9, passage=hostile)
+    answer = Answer(question="q", text=f"{hostile} [1]", language="en", sources=[source])
+    AnswerPrinter(stream=False).consume(iter([type("E", (), {"kind": "answer", "answer": answer})()]))
+    printed = capsys.readouterr()
+    out = printed.out + printed.err
+    assert "\x1b" not in out and "\x07" not in out and "\u200b" not in out
+    assert "[red]Sora[/]" in out and "[bold]q[/]" in out and "[1] [red]Sora[/]" in out  # shown, not applied

@@ -345,3 +345,19 @@ def test_hostile_text_is_never_rendered_as_markup() -> None:
     assert "&lt;img src=x onerror=alert(3)&gt;" in page, "document text is shown escaped"
     assert "<mark>Citazione esatta.</mark>" in page
     assert 'data-n="1"' in page
+
+
+def test_sentences_without_support_are_flagged_on_the_answer() -> None:
+    from assistant.models import AnswerSentence
+    from assistant.ui import answer_html
+
+    sentences = [
+        AnswerSentence(text="Lightcap è il COO.", citations=[1]),
+        AnswerSentence(text="Sora costa 20 dollari.", supported=False),
+    ]
+    answer = Answer(
+        question="q", text="Lightcap è il COO [1]. Sora costa 20 dollari.", language="it", sentences=sentences
+    )
+    assert "1 sentence not backed by a quoted source" in answer_html(0, answer)
+    backed = answer.model_copy(update={"sentences": sentences[:1]})
+    assert "unverified" not in answer_html(0, backed)

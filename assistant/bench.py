@@ -129,7 +129,6 @@ class AskRun(BaseModel):
 class IngestRun(BaseModel):
     """One ingest of a corpus size with every vector already computed: the pipeline without the model."""
 
-    writes: str = Field(description="`per document`: the sync as it is; `batched`: Chroma adds batched across files.")
     seconds: float
     chunks_per_s: float
     ms_per_chunk: float
@@ -147,7 +146,7 @@ class SizeResult(BaseModel):
     documents: int
     real_vectors: int = Field(description="Chunks whose vector was computed by the model.")
     synthetic_vectors: int = Field(description="Chunks whose vector is a perturbation of a real one.")
-    ingest: list[IngestRun]
+    ingest: IngestRun
     reingest_seconds: float = Field(description="The sync call of a re-ingest of the unchanged corpus.")
     reingest_process_seconds: float = Field(description="Re-ingest including opening the index in a new process.")
     reingest_embedded: int
@@ -390,48 +389,6 @@ class ScaledEmbedder:
         return self.real.embed_query(text)
 
 
-class BatchedVectorWrites:
-    """An index's vectors, with the adds of consecutive documents sent to Chroma in one call.
-
-    A prototype of batching across documents in ingestion, run through the real sync: each Chroma
-    ``add`` costs about 35 ms however few vectors it carries, and ingestion makes one per document.
-    A document's buffered vectors are written before it is deleted, so the order of writes per
-    document is kept; :meth:`flush` writes the rest.
-    """
-
-    def __init__(self, inner: Any, batch_chunks: int = 1024) -> None:
-        self.inner = inner
-        self.batch_chunks = batch_chunks
-        self._chunks: list[Any] = []
-        self._vectors: list[np.ndarray] = []
-        self._documents: set[str] = set()
-        self.calls = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def add(self, chunks: Sequence[Any], vectors: np.ndarray) -> None:
-        """Buffer the chunks; write when the buffer is full."""
-        self._chunks.extend(chunks)
-        self._vectors.append(vectors)
-        self._documents.update(c.doc_id for c in chunks)
-        if len(self._chunks) >= self.batch_chunks:
-            self.flush()
-
-    def delete_document(self, doc_id: str) -> None:
-        """Delete a document's vectors (after writing its buffered ones)."""
-        if doc_id in self._documents:
-            self.flush()
-        self.inner.delete_document(doc_id)
-
-    def flush(self) -> None:
-        """Write the buffered chunks in one call."""
-        if self._chunks:
-            self.inner.add(self._chunks, np.concatenate(self._vectors))
-            self.calls += 1
-        self._chunks, self._vectors, self._documents = [], [], set()
-
-
 # ------------------------------------------------------------------------------ llama-index
 
 
@@ -573,15 +530,9 @@ def _scaled_services(args: dict[str, Any]) -> tuple[Any, ScaledEmbedder]:
 
 def _worker_ingest_scaled(args: dict[str, Any]) -> dict[str, Any]:
     services, scaled = _scaled_services(args)
-    index = services.index
-    batched = BatchedVectorWrites(index.vectors) if args.get("batched") else None
-    if batched is not None:
-        index.vectors = batched
+    _ = services.index  # opened before the clock starts
     started = time.perf_counter()
     report = services.ingest([Path(args["corpus"])])
-    if batched is not None:
-        batched.flush()
-        index.vectors = batched.inner
     seconds = time.perf_counter() - started
     if report.failed:
         raise BenchError(f"ingest failed on {report.failed[0].path}: {report.failed[0].reason}")
@@ -776,7 +727,6 @@ class BenchOptions:
     ask_modes: Sequence[str] = ("extractive", "generative")
     llama_index: bool = True
     profile: bool = False
-    as_is_max_chunks: int = 10_000
 
 
 def _bench_settings(base: Settings, root: Path, label: str) -> Settings:
@@ -965,12 +915,8 @@ def _measure_size(
         options.out_dir.mkdir(parents=True, exist_ok=True)
         return {"profile": str((options.out_dir / f"profile-{kind}-{size}.prof").absolute())}
 
-    ingests: list[tuple[str, dict[str, Any]]] = []
-    writes = ["per document", "batched"] if size <= options.as_is_max_chunks else ["batched"]
-    for kind in writes:
-        say(f"{size} chunks: ingest ({kind} vector writes)")
-        args = {**base_args, "batched": kind == "batched", **profiled(f"ingest-{kind.replace(' ', '-')}")}
-        ingests.append((kind, _spawn("ingest-scaled", args, scratch, tag=kind.replace(" ", "-"))))
+    say(f"{size} chunks: ingest")
+    ingest = _spawn("ingest-scaled", {**base_args, **profiled("ingest")}, scratch)
     say(f"{size} chunks: re-ingest")
     reingest = _spawn("reingest", base_args, scratch)
     say(f"{size} chunks: {len(queries)} queries x {options.rounds} rounds x 3 modes")
@@ -983,15 +929,14 @@ def _measure_size(
         args = {"settings": ask_phase.model_dump_json(), "questions": _ask_questions(settings.eval.questions)}
         done = _spawn("ask", {**args, "mode": mode}, scratch, tag=mode)
         asks.extend(AskRun(**run, peak_rss_mb=done["peak_rss_mb"]) for run in done["runs"])
-    first = ingests[0][1]
-    chunks = int(first["chunks"])
+    chunks = int(ingest["chunks"])
     return SizeResult(
         target_chunks=size,
         chunks=chunks,
-        documents=int(first["documents"]),
-        real_vectors=chunks - int(first["synthetic"]),
-        synthetic_vectors=int(first["synthetic"]),
-        ingest=[_ingest_run(kind, run, raw_per_chunk) for kind, run in ingests],
+        documents=int(ingest["documents"]),
+        real_vectors=chunks - int(ingest["synthetic"]),
+        synthetic_vectors=int(ingest["synthetic"]),
+        ingest=_ingest_run(ingest, raw_per_chunk),
         reingest_seconds=reingest["seconds"],
         reingest_process_seconds=reingest["process_seconds"],
         reingest_embedded=reingest["embedded"],
@@ -1008,10 +953,9 @@ def _measure_size(
     )
 
 
-def _ingest_run(writes: str, run: dict[str, Any], raw_per_chunk: float) -> IngestRun:
+def _ingest_run(run: dict[str, Any], raw_per_chunk: float) -> IngestRun:
     per_chunk = run["seconds"] / max(int(run["chunks"]), 1)
     return IngestRun(
-        writes=writes,
         seconds=run["seconds"],
         chunks_per_s=1 / per_chunk if per_chunk else 0.0,
         ms_per_chunk=per_chunk * 1000,
@@ -1087,10 +1031,10 @@ def _notes(result: BenchResult) -> list[str]:
             if synthetic
             else "no corpus holds synthetic vectors."
         ),
-        "Ingest per size runs with every vector already computed (the pipeline without the model), once as "
-        "ingestion is today (one Chroma write per document) and once with Chroma writes batched across "
-        "documents (a prototype of the proposed change, run through the same sync); "
-        "the cold ingest throughput is measured on the sample, side by side with the raw engine and llama-index. "
+        "Ingest per size runs with every vector already computed (the pipeline without the model: reading, "
+        "chunking, tokenising, the vector cache, Chroma and catalog writes of `ingest.write_batch` passages "
+        "at a time); the cold ingest throughput is measured on the sample, side by side with the raw engine "
+        "and llama-index. "
         "'projected cold ratio' = raw engine time per chunk / (that time + the pipeline's time per chunk "
         "at that size).",
         "Search latencies are of searches whose question vector is already cached; the question's embedding is "
@@ -1134,19 +1078,18 @@ def render_markdown(result: BenchResult) -> str:
         "",
         "## Ingest and re-ingest per corpus size (vectors already computed)",
         "",
-        "| chunks | docs | real / synthetic vectors | Chroma writes | ingest s | chunks/s | ms/chunk "
+        "| chunks | docs | real / synthetic vectors | ingest s | chunks/s | ms/chunk "
         "| projected cold ratio | ingest RSS MB | re-ingest s (sync / new process) | re-embedded |",
-        "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in result.sizes:
-        for i, run in enumerate(s.ingest):
-            size_cells = f"{s.chunks:,} | {s.documents:,} | {s.real_vectors:,} / {s.synthetic_vectors:,}"
-            reingest = f"{_f(s.reingest_seconds, 2)} / {_f(s.reingest_process_seconds, 2)} | {s.reingest_embedded}"
-            lines.append(
-                f"| {size_cells if i == 0 else ' | | '} | {run.writes} | {_f(run.seconds)} | {_f(run.chunks_per_s, 0)} "
-                f"| {_f(run.ms_per_chunk, 2)} | {_f(run.projected_cold_ratio, 3)} | {_f(run.peak_rss_mb, 0)} "
-                f"| {reingest if i == 0 else ' | '} |"
-            )
+        run = s.ingest
+        lines.append(
+            f"| {s.chunks:,} | {s.documents:,} | {s.real_vectors:,} / {s.synthetic_vectors:,} | {_f(run.seconds)} "
+            f"| {_f(run.chunks_per_s, 0)} | {_f(run.ms_per_chunk, 2)} | {_f(run.projected_cold_ratio, 3)} "
+            f"| {_f(run.peak_rss_mb, 0)} | {_f(s.reingest_seconds, 2)} / {_f(s.reingest_process_seconds, 2)} "
+            f"| {s.reingest_embedded} |"
+        )
     lines += [
         "",
         "## Retrieval latency, ms (p50 / p95)",
@@ -1287,15 +1230,6 @@ def bench_command(
         bool, typer.Option("--llama-index/--no-llama-index", help="Compare with a plain llama-index index.")
     ] = True,
     profile: Annotated[bool, typer.Option("--profile", help="cProfile ingest and queries into --out.")] = False,
-    as_is_max_chunks: Annotated[
-        int,
-        typer.Option(
-            "--as-is-max-chunks",
-            min=0,
-            help="Largest size also ingested with one Chroma write per document, as ingestion does today "
-            "(about 30 ms a chunk); larger ones are ingested with batched writes only.",
-        ),
-    ] = 10_000,
     work_dir: Annotated[
         Path | None, typer.Option("--work-dir", help="Corpora and indexes (default: <data_dir>/bench).")
     ] = None,
@@ -1330,7 +1264,6 @@ def bench_command(
         ask_modes=("extractive", "generative") if ask else (),
         llama_index=llama_index,
         profile=profile,
-        as_is_max_chunks=as_is_max_chunks,
     )
     with friendly_errors():
         try:

@@ -106,10 +106,10 @@ class Catalog:
         return hash((docs, chunks, version, stamp, self.manifest().get("updated_at", "")))
 
     # -- journal ---------------------------------------------------------------------------
-    def mark_pending(self, doc_id: str) -> None:
-        """Record that this document's vectors are about to change."""
+    def mark_pending(self, *doc_ids: str) -> None:
+        """Record that these documents' vectors are about to change."""
         with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO pending VALUES (?)", (doc_id,))
+            db.executemany("INSERT OR IGNORE INTO pending VALUES (?)", [(d,) for d in doc_ids])
 
     def pending(self) -> list[str]:
         """Documents whose update was interrupted."""
@@ -123,32 +123,19 @@ class Catalog:
     # -- writes ----------------------------------------------------------------------------
     def replace_document(self, info: DocumentInfo, chunks: Sequence[Chunk], tokens: Sequence[list[str]]) -> None:
         """Atomically replace a document and its chunks, and clear its pending mark."""
-        info = info.model_copy(
-            update={"n_chunks": len(chunks), "indexed_at": datetime.now(UTC).isoformat(timespec="seconds")}
-        )
+        self.replace_documents([(info, chunks, tokens)])
+
+    def replace_documents(self, documents: Sequence[tuple[DocumentInfo, Sequence[Chunk], Sequence[list[str]]]]) -> None:
+        """Replace several documents with their chunks and BM25 tokens in one transaction; clear their marks."""
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
         with self._tx() as db:
-            db.execute("DELETE FROM chunks WHERE doc_id = ?", (info.doc_id,))
-            db.execute("INSERT OR REPLACE INTO documents VALUES (?, ?)", (info.doc_id, info.model_dump_json()))
-            db.executemany(
-                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        c.chunk_id,
-                        c.doc_id,
-                        c.index,
-                        c.start,
-                        c.end,
-                        c.text,
-                        c.language,
-                        c.title,
-                        int(c.boilerplate),
-                        " ".join(t),
-                    )
-                    for c, t in zip(chunks, tokens, strict=True)
-                ],
-            )
-            db.execute("DELETE FROM pending WHERE doc_id = ?", (info.doc_id,))
-            db.execute("INSERT OR REPLACE INTO manifest VALUES ('updated_at', ?)", (info.indexed_at,))
+            for info, chunks, tokens in documents:
+                info = info.model_copy(update={"n_chunks": len(chunks), "indexed_at": stamp})
+                db.execute("DELETE FROM chunks WHERE doc_id = ?", (info.doc_id,))
+                db.execute("INSERT OR REPLACE INTO documents VALUES (?, ?)", (info.doc_id, info.model_dump_json()))
+                db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _chunk_rows(chunks, tokens))
+                db.execute("DELETE FROM pending WHERE doc_id = ?", (info.doc_id,))
+            db.execute("INSERT OR REPLACE INTO manifest VALUES ('updated_at', ?)", (stamp,))
             _bump_revision(db)
 
     def delete_document(self, doc_id: str) -> None:
@@ -246,3 +233,11 @@ def _bump_revision(db: sqlite3.Connection) -> None:
         "INSERT INTO manifest VALUES ('revision', '1') "
         "ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
     )
+
+
+def _chunk_rows(chunks: Sequence[Chunk], tokens: Sequence[list[str]]) -> list[tuple[object, ...]]:
+    """The ``chunks`` table's rows for a document's chunks and their tokens."""
+    return [
+        (c.chunk_id, c.doc_id, c.index, c.start, c.end, c.text, c.language, c.title, int(c.boilerplate), " ".join(t))
+        for c, t in zip(chunks, tokens, strict=True)
+    ]

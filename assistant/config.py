@@ -74,6 +74,9 @@ class IngestSettings(BaseModel):
     )
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this (MB) are skipped and reported.")
     lock_timeout: float = Field(10.0, ge=0, description="Seconds to wait for another running ingest before giving up.")
+    write_batch: int = Field(
+        256, ge=1, description="Passages of several files embedded, then written to Chroma and the catalog, together."
+    )
 
 
 class RetrievalSettings(BaseModel):

@@ -125,8 +125,8 @@ def _sync_locked(
             finished(ref.doc_id)
             continue
         queue.append(prepared)
-        # small documents are embedded together: one model call per batch, not per file
-        if sum(len(p.chunks) for p in queue) >= settings.embedding.batch_size:
+        # small documents are embedded and written together: a few model calls and one write per batch
+        if sum(len(p.chunks) for p in queue) >= settings.ingest.write_batch:
             _write(queue, index, embedder, settings, report, finished)
     _write(queue, index, embedder, settings, report, finished)
     if prune:
@@ -180,19 +180,26 @@ def _write(
     report: IngestReport,
     finished: Callable[[str], None],
 ) -> None:
-    """Embed the queued documents' chunks in one go, then replace each document atomically; empties the queue."""
-    vectors = _embed(embedder, [c.text for p in queue for c in p.chunks], settings.embedding.batch_size)
-    offset = 0
-    for loaded, chunks, known in queue:
-        doc_id = loaded.info.doc_id
-        index.catalog.mark_pending(doc_id)
-        index.vectors.delete_document(doc_id)
-        index.vectors.add(chunks, vectors[offset : offset + len(chunks)])
-        index.catalog.replace_document(loaded.info, chunks, [tokenize(c.text, c.language) for c in chunks])
-        offset += len(chunks)
-        (report.updated if known else report.added).append(doc_id)
-        report.chunks_written += len(chunks)
-        finished(doc_id)
+    """Embed the queued documents' chunks, then write them to Chroma and the catalog together; empties the queue.
+
+    The documents are marked pending first, so an interruption anywhere is undone by the next sync;
+    the catalog, which BM25 and answers read, changes in one transaction at the end.
+    """
+    if not queue:
+        return
+    chunks = [c for p in queue for c in p.chunks]
+    vectors = _embed(embedder, [c.text for c in chunks], settings.embedding.batch_size)
+    doc_ids = [p.loaded.info.doc_id for p in queue]
+    index.catalog.mark_pending(*doc_ids)
+    index.vectors.delete_documents([p.loaded.info.doc_id for p in queue if p.known])
+    index.vectors.add(chunks, vectors)
+    index.catalog.replace_documents(
+        [(p.loaded.info, p.chunks, [tokenize(c.text, c.language) for c in p.chunks]) for p in queue]
+    )
+    for p in queue:
+        (report.updated if p.known else report.added).append(p.loaded.info.doc_id)
+        report.chunks_written += len(p.chunks)
+        finished(p.loaded.info.doc_id)
     queue.clear()
 
 

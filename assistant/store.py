@@ -123,6 +123,15 @@ class VectorIndex:
         """Remove every chunk of a document."""
         self.store.delete(ref_doc_id=doc_id)
 
+    def delete_documents(self, doc_ids: Sequence[str]) -> None:
+        """Remove every chunk of several documents, a few hundred documents per call."""
+        for start in range(0, len(doc_ids), 500):
+            part = list(doc_ids[start : start + 500])
+            # the key llama-index's ChromaVectorStore.delete matches on, for many documents at once
+            self._collection.delete(
+                where={"document_id": part[0]} if len(part) == 1 else {"document_id": {"$in": part}}
+            )
+
     def chunk_ids(self) -> set[str]:
         """All chunk ids in the collection (for consistency checks)."""
         return set(self._collection.get(include=[])["ids"])

@@ -61,6 +61,10 @@ def print_ingest_report(report: IngestReport, quiet: bool = False) -> None:
         out.print(safe(f"resolved an interrupted ingest of: {', '.join(report.recovered)}"), markup=False)
     for problem in report.repaired:
         out.print(safe(f"repaired: {problem}"), markup=False)
+    for flagged in report.flagged:
+        out.print(
+            safe(f"left out of {flagged.doc_id} (reads like an instruction to the AI): “{flagged.text}”"), markup=False
+        )
 
 
 def print_search_result(result: SearchResult) -> None:

@@ -219,6 +219,7 @@ def test_kill_9_during_an_ingest_leaves_every_document_whole(
 ) -> None:
     small_chunks(monkeypatch)
     monkeypatch.setenv("ASSISTANT_EMBEDDING__CACHE_DIR", str(tmp_path / "cache"))  # cold: the run takes a while
+    monkeypatch.setenv("ASSISTANT_INGEST__WRITE_BATCH", "4")  # many small batches, so the kill lands between two
     corpus, scratch = tmp_path / "corpus", tmp_path / "scratch"
     old = write_reports(corpus, 60, 1)
     assert cli("ingest", "-q", str(corpus)).returncode == 0
@@ -279,19 +280,19 @@ KILLER = textwrap.dedent(
     services = build_services(load_settings())
     services.ingest([corpus])
     (corpus / target).write_text(new_text, encoding="utf-8")
-    add, delete = VectorIndex.add, VectorIndex.delete_document
+    add, delete = VectorIndex.add, VectorIndex.delete_documents
 
     def killing_add(self, chunks, vectors):
         add(self, chunks, vectors)
         if point == "after_add" and chunks and chunks[0].doc_id == target:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    def killing_delete(self, doc_id):
-        delete(self, doc_id)
-        if point == "after_delete" and doc_id == target:
+    def killing_delete(self, doc_ids):
+        delete(self, doc_ids)
+        if point == "after_delete" and target in doc_ids:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    VectorIndex.add, VectorIndex.delete_document = killing_add, killing_delete
+    VectorIndex.add, VectorIndex.delete_documents = killing_add, killing_delete
     services.ingest([corpus])
     """
 )

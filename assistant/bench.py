@@ -42,6 +42,7 @@ import numpy as np
 import typer
 from pydantic import BaseModel, Field
 
+from assistant.cli import ConfigOption
 from assistant.config import Settings
 
 if TYPE_CHECKING:
@@ -1236,10 +1237,7 @@ def bench_command(
     corpus: Annotated[Path, typer.Option("--corpus", help="The shipped articles the corpora start from.")] = Path(
         "corpus"
     ),
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", "-c", help="TOML settings file (default: $ASSISTANT_CONFIG or ./assistant.toml)."),
-    ] = None,
+    config: ConfigOption = None,
 ) -> None:
     """Measure ingest, re-ingest, retrieval latency, ask and memory on scaled corpora; write a report."""
     from assistant.cli import Exit, _settings, fail, friendly_errors

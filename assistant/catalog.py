@@ -92,18 +92,11 @@ class Catalog:
     def revision(self) -> str:
         """Names the chunks' content: this catalog's id and how many times its chunks were written.
 
-        Unlike :meth:`generation` it is the same in every process, so files derived from the chunks
-        (the saved BM25 index) can record which content they were built from.
+        It is the same in every process, so files derived from the chunks (the saved BM25 index)
+        can record which content they were built from; reading it is one lookup, cheap per query.
         """
         rows = dict(self._conn.execute("SELECT key, value FROM manifest WHERE key IN ('catalog_id', 'revision')"))
         return f"{rows.get('catalog_id', '')}:{rows.get('revision', '0')}"
-
-    def generation(self) -> int:
-        """A number that changes whenever the catalog's content changes (SQLite data_version + size)."""
-        docs, chunks = self.counts()
-        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
-        stamp = self._conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM chunks").fetchone()[0]
-        return hash((docs, chunks, version, stamp, self.manifest().get("updated_at", "")))
 
     # -- journal ---------------------------------------------------------------------------
     def mark_pending(self, *doc_ids: str) -> None:

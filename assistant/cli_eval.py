@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from assistant.cli import ConfigOption
+
 if TYPE_CHECKING:
     from assistant.evaluation import EvalResult, Progress
 
@@ -55,10 +57,7 @@ def eval_command(
         float | None, _threshold("--max-false-refusals", "Maximum share of false refusals")
     ] = None,
     min_fact_recall: Annotated[float | None, _threshold("--min-fact-recall", "Minimum fact recall")] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", "-c", help="TOML settings file (default: $ASSISTANT_CONFIG or ./assistant.toml)."),
-    ] = None,
+    config: ConfigOption = None,
 ) -> None:
     """Grade retrieval, answers, citations and refusals on a question set; exit 9 when a gate is crossed."""
     from assistant import evaluation

@@ -300,7 +300,6 @@ class Index:
             with _STORES_LOCK:
                 _HEALTHY_STORES.add(str(settings.chroma_path.resolve()))
         self._bm25: BM25Index | None = None
-        self._bm25_generation: int | None = None
         self._lock = threading.Lock()
 
     def _check_manifest(self) -> None:
@@ -327,12 +326,10 @@ class Index:
             )
 
     def bm25(self) -> BM25Index:
-        """The BM25 index, rebuilt from the persisted tokens only when the catalog changed."""
+        """The BM25 index of the catalog's current chunks: kept in memory, loaded or rebuilt when they change."""
         with self._lock:
-            generation = self.catalog.generation()
-            if self._bm25 is None or generation != self._bm25_generation:
+            if self._bm25 is None or self._bm25.stamp != self.catalog.revision():
                 self._bm25 = self._saved_or_built_bm25()
-                self._bm25_generation = generation
             return self._bm25
 
     def _saved_or_built_bm25(self) -> BM25Index:

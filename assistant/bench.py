@@ -42,7 +42,7 @@ import numpy as np
 import typer
 from pydantic import BaseModel, Field
 
-from assistant.cli import ConfigOption
+from assistant.cli_options import ConfigOption
 from assistant.config import Settings
 
 if TYPE_CHECKING:

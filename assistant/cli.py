@@ -11,6 +11,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
+from assistant.cli_options import ConfigOption
 from assistant.config import ConfigError, Settings, load_settings
 
 app = typer.Typer(
@@ -33,12 +34,6 @@ class Exit:
     MODEL_TIMEOUT = 7
     MODEL_FAILED = 8
     THRESHOLD = 9
-
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="TOML settings file (default: $ASSISTANT_CONFIG or ./assistant.toml)."),
-]
 
 
 def fail(message: str, code: int) -> NoReturn:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from assistant.cli import ConfigOption
+from assistant.cli_options import ConfigOption
 
 if TYPE_CHECKING:
     from assistant.evaluation import EvalResult, Progress

@@ -88,6 +88,8 @@ def _append(spans: list[Span], text: str, begin: int, stop: int, offset: int) ->
 
 def fold(text: str) -> str:
     """Lower-case, strip accents and unify quotes/apostrophes, for matching text loosely."""
+    if text.isascii():  # nothing to decompose or unify
+        return text.lower()
     text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
     text = text.replace("«", '"').replace("»", '"')
     decomposed = unicodedata.normalize("NFKD", text.lower())

@@ -175,3 +175,9 @@ def test_files_are_written_in_batches_not_one_call_per_file(
         (corpus / name).write_text(f"Di nuovo, {name}: la parola Quuxalot.\n", encoding="utf-8")
     services_for(corpus).ingest()
     assert calls == [("delete", 1), ("add", 1)] * 2
+
+
+def test_an_empty_index_answers_searches_with_no_passages(tmp_path: Path, chroma_mode: str) -> None:
+    services = build_services(load_settings(corpus_paths=[tmp_path]))
+    for mode in ("dense", "bm25", "hybrid"):
+        assert services.search("Who is OpenAI's COO?", mode=mode).hits == []  # type: ignore[arg-type]

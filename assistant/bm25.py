@@ -8,7 +8,8 @@ catalog changes; it can be saved to and loaded from one file.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -74,13 +75,30 @@ class BM25Index:
 
     def __init__(self, ids: Sequence[str], documents: Iterable[Sequence[str]], k1: float = 1.2, b: float = 0.75):
         self.ids = list(ids)
+        self._build(documents, k1, b)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[tuple[str, Sequence[str]]], k1: float = 1.2, b: float = 0.75) -> BM25Index:
+        """An index of ``(chunk id, tokens)`` rows, read once as they come (no list of every token is kept)."""
+        index = cls.__new__(cls)
+        index.ids = []
+
+        def documents() -> Iterator[Sequence[str]]:
+            for chunk_id, tokens in rows:
+                index.ids.append(chunk_id)
+                yield tokens
+
+        index._build(documents(), k1, b)
+        return index
+
+    def _build(self, documents: Iterable[Sequence[str]], k1: float, b: float) -> None:
         self.stamp = ""
         """What the index was built from (see :meth:`assistant.catalog.Catalog.revision`); kept by :meth:`save`."""
         self.k1 = k1
         self.b = b
         vocabulary: dict[str, int] = {}
-        lengths: list[int] = []
-        term_ids: list[int] = []
+        lengths = array("q")  # machine integers: a Python int per token would cost 36 bytes
+        term_ids = array("q")
         for tokens in documents:
             lengths.append(len(tokens))
             term_ids.extend([vocabulary.setdefault(t, len(vocabulary)) for t in tokens])
@@ -89,8 +107,10 @@ class BM25Index:
             raise ValueError(f"{len(self.ids)} ids for {n} documents")
         # (term, document) pairs, sorted by term then document, with their term frequencies
         terms = np.asarray(term_ids, dtype=np.int64)
-        docs = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        del term_ids
+        docs = np.repeat(np.arange(n, dtype=np.int64), np.asarray(lengths, dtype=np.int64))
         pairs, tfs = np.unique(terms * max(n, 1) + docs, return_counts=True)
+        del terms, docs
         posting_terms, posting_docs = np.divmod(pairs, max(n, 1))
         offsets = np.zeros(len(vocabulary) + 1, dtype=np.int64)
         np.cumsum(np.bincount(posting_terms, minlength=len(vocabulary)), out=offsets[1:])

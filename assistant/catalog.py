@@ -191,14 +191,10 @@ class Catalog:
             db.executemany("DELETE FROM chunks WHERE chunk_id = ?", [(cid,) for cid in chunk_ids])
             _bump_revision(db)
 
-    def token_rows(self) -> tuple[list[str], list[list[str]]]:
-        """(chunk ids, their BM25 tokens), for building the BM25 index."""
-        ids: list[str] = []
-        docs: list[list[str]] = []
+    def token_rows(self) -> Iterator[tuple[str, list[str]]]:
+        """Each chunk id with its BM25 tokens, read as they are used (the BM25 build holds no copy of them all)."""
         for chunk_id, tokens in self._conn.execute("SELECT chunk_id, tokens FROM chunks ORDER BY rowid"):
-            ids.append(chunk_id)
-            docs.append(tokens.split())
-        return ids, docs
+            yield chunk_id, tokens.split()
 
     def check(self) -> None:
         """Run SQLite's integrity check; raise :class:`CatalogError` if it fails."""

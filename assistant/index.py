@@ -342,8 +342,7 @@ class Index:
                 return saved
         except (OSError, ValueError, KeyError):
             pass  # missing, stale or unreadable: rebuilt below
-        ids, docs = self.catalog.token_rows()
-        built = BM25Index(ids, docs)
+        built = BM25Index.from_rows(self.catalog.token_rows())
         if self.catalog.revision() == stamp:  # no write landed while reading the tokens
             built.stamp = stamp
             with contextlib.suppress(OSError):  # a read-only data directory still answers, from memory
@@ -397,12 +396,10 @@ class Index:
         audit.stray_chunks = sorted(c for c, d in catalog.items() if d not in documents)
         audit.bm25_disagrees = set(self.bm25().ids) != set(catalog)
         if deep:
-            ids, tokens = self.catalog.token_rows()
-            chunks = self.catalog.chunks(ids)
+            rows = dict(self.catalog.token_rows())
+            chunks = self.catalog.chunks(list(rows))
             audit.stale_tokens = [
-                cid
-                for cid, toks in zip(ids, tokens, strict=True)
-                if toks != tokenize(chunks[cid].text, chunks[cid].language)
+                cid for cid, toks in rows.items() if toks != tokenize(chunks[cid].text, chunks[cid].language)
             ]
         return audit
 

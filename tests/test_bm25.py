@@ -77,3 +77,13 @@ def test_saved_index_answers_like_the_built_one(tmp_path: Path) -> None:
 def test_ids_and_documents_must_match() -> None:
     with pytest.raises(ValueError):
         BM25Index(["a", "b"], [["x"]])
+
+
+def test_an_index_built_from_streamed_rows_is_the_same() -> None:
+    rows = [(doc_id, tokenize(text, lang)) for doc_id, (text, lang) in PASSAGES.items()]
+    streamed = BM25Index.from_rows(iter(rows))
+    built = build()
+    assert streamed.ids == built.ids
+    for question in ("Who is OpenAI's COO?", "Sora n'a pas été publié", "video da un testo"):
+        assert streamed.search(query_terms(question), 5) == built.search(query_terms(question), 5)
+    assert len(BM25Index.from_rows(iter([]))) == 0

@@ -21,6 +21,48 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
 CLOSED_PORT_URL = "http://127.0.0.1:9"  # nothing listens there: Ollama "not running"
+SUITE_CHROMA_MODE = os.environ.get("TEST_CHROMA_MODE", "embedded")
+"""`http` runs every test against a `chroma run` server (CI runs the suite in both modes)."""
+if SUITE_CHROMA_MODE not in ("embedded", "http"):
+    raise RuntimeError(f"TEST_CHROMA_MODE must be embedded or http, not {SUITE_CHROMA_MODE!r}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In the server run, skip the tests of the embedded store's own files (they have no server form)."""
+    if SUITE_CHROMA_MODE != "http":
+        return
+    skip = pytest.mark.skip(reason="about the embedded store's files: run in the embedded suite")
+    for item in items:
+        if item.get_closest_marker("embedded_only") is not None:
+            item.add_marker(skip)
+
+
+def use_chroma_server(monkeypatch: pytest.MonkeyPatch, server: tuple[str, int], collection: str) -> None:
+    """Point the assistant at the test Chroma server, in a collection of its own."""
+    monkeypatch.setenv("ASSISTANT_CHROMA__MODE", "http")
+    monkeypatch.setenv("ASSISTANT_CHROMA__HOST", server[0])
+    monkeypatch.setenv("ASSISTANT_CHROMA__PORT", str(server[1]))
+    monkeypatch.setenv("ASSISTANT_CHROMA__COLLECTION", collection)
+
+
+def suite_chroma_env(request: pytest.FixtureRequest, collection: str) -> dict[str, str]:
+    """The settings that put a module's or session's own index in the suite's Chroma mode."""
+    if SUITE_CHROMA_MODE != "http":
+        return {}
+    host, port = request.getfixturevalue("chroma_server")
+    return {
+        "ASSISTANT_CHROMA__MODE": "http",
+        "ASSISTANT_CHROMA__HOST": host,
+        "ASSISTANT_CHROMA__PORT": str(port),
+        "ASSISTANT_CHROMA__COLLECTION": collection,
+    }
+
+
+def collection_for(request: pytest.FixtureRequest) -> str:
+    """A collection name of this test's own on the shared server (names are 3-512 of [a-zA-Z0-9._-])."""
+    import hashlib
+
+    return "t" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:16]
 
 
 def free_port() -> int:
@@ -37,8 +79,13 @@ def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embedding_cache: Path) -> Path:
-    """No test sees the user's settings or data: a temp data dir and an Ollama that is not running."""
+def clean_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embedding_cache: Path, request: pytest.FixtureRequest
+) -> Path:
+    """No test sees the user's settings or data: a temp data dir and an Ollama that is not running.
+
+    In the server run (``TEST_CHROMA_MODE=http``) the vectors go to the test Chroma server.
+    """
     for key in list(os.environ):
         if key.startswith("ASSISTANT_"):
             monkeypatch.delenv(key)
@@ -48,6 +95,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embedding_cache: 
     monkeypatch.setenv("ASSISTANT_EMBEDDING__CACHE_DIR", str(embedding_cache))
     monkeypatch.setenv("ASSISTANT_EMBEDDED__MODEL_PATH", str(shared_gguf()))
     monkeypatch.chdir(tmp_path)
+    if SUITE_CHROMA_MODE == "http" and request.node.get_closest_marker("embedded_only") is None:
+        use_chroma_server(monkeypatch, request.getfixturevalue("chroma_server"), collection_for(request))
     return data_dir
 
 
@@ -109,18 +158,18 @@ def chroma_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     """Run the test against an embedded Chroma and against a real Chroma server."""
     mode = str(request.param)
     if mode == "http":
-        host, port = request.getfixturevalue("chroma_server")
-        monkeypatch.setenv("ASSISTANT_CHROMA__MODE", "http")
-        monkeypatch.setenv("ASSISTANT_CHROMA__HOST", host)
-        monkeypatch.setenv("ASSISTANT_CHROMA__PORT", str(port))
-        # the server is shared by the session: one collection per test
-        monkeypatch.setenv("ASSISTANT_CHROMA__COLLECTION", f"t{abs(hash(request.node.nodeid)) % 10**10}")
+        use_chroma_server(monkeypatch, request.getfixturevalue("chroma_server"), collection_for(request))
+    else:
+        for key in ("MODE", "HOST", "PORT", "COLLECTION"):
+            monkeypatch.delenv(f"ASSISTANT_CHROMA__{key}", raising=False)
     return mode
 
 
 @pytest.fixture(scope="session")
-def corpus_services(tmp_path_factory: pytest.TempPathFactory, embedding_cache: Path) -> Iterator[object]:
-    """Services over an index of the shipped corpus, built once per session (embedded Chroma)."""
+def corpus_services(
+    tmp_path_factory: pytest.TempPathFactory, embedding_cache: Path, request: pytest.FixtureRequest
+) -> Iterator[object]:
+    """Services over an index of the shipped corpus, built once per session (in the suite's Chroma mode)."""
     from assistant.config import load_settings
     from assistant.services import build_services
 
@@ -135,6 +184,7 @@ def corpus_services(tmp_path_factory: pytest.TempPathFactory, embedding_cache: P
             "ASSISTANT_EMBEDDED__MODEL_PATH": str(shared_gguf()),
         }
     )
+    os.environ.update(suite_chroma_env(request, "corpus-session"))
     try:
         settings = load_settings(corpus_paths=[base / "corpus"])
     finally:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CLOSED_PORT_URL, CORPUS, shared_gguf
+from conftest import CLOSED_PORT_URL, CORPUS, shared_gguf, suite_chroma_env
 from fake_ollama import FakeOllama
 
 from assistant import answer as answer_module
@@ -63,8 +63,10 @@ class Adversarial:
 
 
 @pytest.fixture(scope="module")
-def adversarial(tmp_path_factory: pytest.TempPathFactory, embedding_cache: Path) -> Adversarial:
-    """An index of the adversarial corpus (embedded Chroma), built once for the module."""
+def adversarial(
+    tmp_path_factory: pytest.TempPathFactory, embedding_cache: Path, request: pytest.FixtureRequest
+) -> Adversarial:
+    """An index of the adversarial corpus (in the suite's Chroma mode), built once for the module."""
     base = tmp_path_factory.mktemp("adversarial")
     corpus = base / "corpus"
     shutil.copytree(DATA / "adversarial", corpus)
@@ -79,6 +81,8 @@ def adversarial(tmp_path_factory: pytest.TempPathFactory, embedding_cache: Path)
         # one thread: llama.cpp's threads spin, and with every core busy (a CI box) that costs 10x
         env.setenv("ASSISTANT_EMBEDDED__N_THREADS", "1")
         env.setenv("ASSISTANT_EMBEDDED__N_CTX", "2048")
+        for key, value in suite_chroma_env(request, "adversarial-module").items():
+            env.setenv(key, value)
         settings = load_settings(corpus_paths=[corpus])
     services = build_services(settings)
     report = services.ingest()

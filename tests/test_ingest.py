@@ -181,3 +181,13 @@ def test_an_empty_index_answers_searches_with_no_passages(tmp_path: Path, chroma
     services = build_services(load_settings(corpus_paths=[tmp_path]))
     for mode in ("dense", "bm25", "hybrid"):
         assert services.search("Who is OpenAI's COO?", mode=mode).hits == []  # type: ignore[arg-type]
+
+
+def test_the_suite_uses_its_chroma_mode(corpus: Path, clean_env: Path) -> None:
+    """`TEST_CHROMA_MODE=http` (the second CI run) sends every index to the test server, none to disk."""
+    from conftest import SUITE_CHROMA_MODE
+
+    services = services_for(corpus)
+    services.ingest()
+    assert services.settings.chroma.mode == SUITE_CHROMA_MODE
+    assert (clean_env / "chroma" / "chroma.sqlite3").exists() == (SUITE_CHROMA_MODE == "embedded")

@@ -403,6 +403,7 @@ PAD_STORE = textwrap.dedent(
 )
 
 
+@pytest.mark.embedded_only
 def test_a_store_that_crashes_chroma_is_reported_not_inherited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Random bytes in Chroma's HNSW file make chromadb segfault: only the checking child process dies."""
     small_chunks(monkeypatch)
@@ -427,6 +428,7 @@ def test_a_store_that_crashes_chroma_is_reported_not_inherited(tmp_path: Path, m
     assert_consistent(svc)
 
 
+@pytest.mark.embedded_only
 def test_a_store_that_lost_its_data_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A truncated chroma.sqlite3 opens as an empty store: the catalog's chunks show that it lost them."""
     corpus = tmp_path / "corpus"
@@ -437,6 +439,7 @@ def test_a_store_that_lost_its_data_is_reported(tmp_path: Path, monkeypatch: pyt
         _ = services().index
 
 
+@pytest.mark.embedded_only
 @pytest.mark.parametrize(("key", "value"), [("schema_version", "0"), ("chromadb_series", "0.4")])
 def test_index_of_another_version_is_refused_untouched(tmp_path: Path, key: str, value: str) -> None:
     corpus = tmp_path / "corpus"

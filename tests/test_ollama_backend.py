@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from conftest import CLOSED_PORT_URL, CORPUS, free_port, shared_gguf
+from conftest import CLOSED_PORT_URL, CORPUS, SUITE_CHROMA_MODE, free_port, shared_gguf, suite_chroma_env
 from fake_ollama import BUSY_ERROR, MIDSTREAM_ERROR, FakeOllama, hashed_embed
 from typer.testing import CliRunner, Result
 
@@ -97,13 +97,17 @@ class Indexed:
     chunks: int
 
 
+COLLECTION = "ollama-module"
+"""The module's index in the server run (``TEST_CHROMA_MODE=http``)."""
+
+
 @pytest.fixture(scope="module")
 def model() -> LlamaGenerate:
     return LlamaGenerate(shared_gguf())
 
 
 @pytest.fixture(scope="module")
-def indexed(tmp_path_factory: pytest.TempPathFactory, embedding_cache: Path) -> Indexed:
+def indexed(tmp_path_factory: pytest.TempPathFactory, embedding_cache: Path, request: pytest.FixtureRequest) -> Indexed:
     """``assistant ingest <corpus>`` once for the module (asking never writes to the index)."""
     base = tmp_path_factory.mktemp("ollama-backend")
     corpus = base / "corpus"
@@ -117,6 +121,8 @@ def indexed(tmp_path_factory: pytest.TempPathFactory, embedding_cache: Path) -> 
         env.setenv("ASSISTANT_DATA_DIR", str(base / "data"))
         env.setenv("ASSISTANT_EMBEDDING__CACHE_DIR", str(embedding_cache))
         env.setenv("ASSISTANT_OLLAMA__HOST", CLOSED_PORT_URL)
+        for key, value in suite_chroma_env(request, COLLECTION).items():
+            env.setenv(key, value)
         result = CliRunner().invoke(app, ["ingest", str(corpus)])
     assert result.exit_code == 0, result.output
     written = re.search(r"added 5, .*; (\d+) chunks written", result.stdout)
@@ -134,6 +140,8 @@ def fake(model: LlamaGenerate) -> Iterator[FakeOllama]:
 def ollama_env(indexed: Indexed, fake: FakeOllama, monkeypatch: pytest.MonkeyPatch) -> FakeOllama:
     """The assistant set up for Ollama at the fake, over the module's index."""
     monkeypatch.setenv("ASSISTANT_DATA_DIR", str(indexed.data_dir))
+    if SUITE_CHROMA_MODE == "http":
+        monkeypatch.setenv("ASSISTANT_CHROMA__COLLECTION", COLLECTION)  # the module's, not the test's own
     monkeypatch.setenv("ASSISTANT_OLLAMA__HOST", fake.url)
     monkeypatch.setenv("ASSISTANT_LLM__BACKEND", "ollama")
     monkeypatch.setenv("ASSISTANT_LLM__MAX_ANSWER_TOKENS", str(MAX_TOKENS))

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
-from conftest import CLOSED_PORT_URL, CORPUS, free_port, shared_gguf
+from conftest import CLOSED_PORT_URL, CORPUS, free_port, shared_gguf, suite_chroma_env
 from gradio_client import Client, handle_file
 
 from assistant.config import ConfigError, load_settings
@@ -65,7 +65,9 @@ NOTE = (
 
 
 @pytest.fixture(scope="module")
-def ui_services(tmp_path_factory: pytest.TempPathFactory, embedding_cache: Path) -> Services:
+def ui_services(
+    tmp_path_factory: pytest.TempPathFactory, embedding_cache: Path, request: pytest.FixtureRequest
+) -> Services:
     """Services over a fresh index of the shipped corpus (embedded model, Ollama on a closed port)."""
     base = tmp_path_factory.mktemp("ui")
     (base / "corpus").mkdir()
@@ -77,6 +79,7 @@ def ui_services(tmp_path_factory: pytest.TempPathFactory, embedding_cache: Path)
         "ASSISTANT_OLLAMA__HOST": CLOSED_PORT_URL,
         "ASSISTANT_EMBEDDING__CACHE_DIR": str(embedding_cache),
         "ASSISTANT_EMBEDDED__MODEL_PATH": str(shared_gguf()),
+        **suite_chroma_env(request, "ui-module"),
     }
     with pytest.MonkeyPatch.context() as patch:
         for key in [k for k in os.environ if k.startswith("ASSISTANT_")]:

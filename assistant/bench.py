@@ -508,7 +508,9 @@ def _fresh_index(settings: Settings) -> Settings:
 
 def _drop_cache(settings: Settings) -> Path:
     """Delete the phase's passage-embedding cache; returns its path."""
-    cache = (settings.embedding.cache_dir or settings.data_dir / "cache") / "embeddings.sqlite"
+    from assistant.embedding import embedding_cache_path
+
+    cache = embedding_cache_path(settings)
     for suffix in ("", "-wal", "-shm"):
         cache.with_name(cache.name + suffix).unlink(missing_ok=True)
     return cache

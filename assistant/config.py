@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from assistant.errors import ConfigError
+
 CONFIG_ENV_VAR = "ASSISTANT_CONFIG"
 DEFAULT_CONFIG_NAME = "assistant.toml"
 
@@ -218,9 +220,6 @@ def _config_file_from_env() -> Path | None:
     default = Path(DEFAULT_CONFIG_NAME)
     return default if default.is_file() else None
 
-
-class ConfigError(ValueError):
-    """The configuration cannot be used."""
 
 
 def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from assistant.llm import ModelError, OllamaServer, default_gguf_path
+from assistant.answer.generate import ModelError, OllamaServer, default_gguf_path
 
 if TYPE_CHECKING:
     from assistant.services import Services

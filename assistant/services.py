@@ -1,22 +1,28 @@
-"""Builds the assistant's services from settings; the CLI, the UI and the eval all start here."""
+"""The assistant's use cases over one index: the one facade that the CLI, the UI, the API and the tools call.
+
+Shells call :class:`Services` and nothing below it. Heavy parts (the embedding model, the index,
+the answerer) are built on first use and reused.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from assistant.answer.retrieve import Mode, Retriever
 from assistant.config import Settings
-from assistant.embedding import CachedEmbedder, build_embedder
-from assistant.index import Index, exclusive_write
-from assistant.ingest import IngestReport, ProgressCallback, sync
-from assistant.models import SearchResult
-from assistant.retrieve import Mode, Retriever
+from assistant.index.core import Index, exclusive_write
+from assistant.index.embedding import CachedEmbedder, build_embedder
+from assistant.ingest.sync import IngestReport, ProgressCallback, sync
+from assistant.ingest.uploads import UploadOutcome, discard_failed, is_upload, save_uploads
+from assistant.models import Answer, DocumentInfo, SearchResult
 
 if TYPE_CHECKING:
-    from assistant.answer import Answerer
+    from assistant.answer.compose import Answerer, AnswerEvent
+    from assistant.index.core import IndexAudit
 
 
 class Services:
@@ -48,9 +54,9 @@ class Services:
     @cached_property
     def answerer(self) -> Answerer:
         """Answers with verified citations (the language model is loaded on first use)."""
-        from assistant.answer import Answerer
+        from assistant.answer.compose import Answerer
 
-        return Answerer(self)
+        return Answerer(self.settings, self.search, self.embedder, lambda doc_id: self.index.catalog.document(doc_id))
 
     def ingest(
         self, paths: Sequence[Path] | None = None, progress: ProgressCallback | None = None, rebuild: bool = False
@@ -65,6 +71,82 @@ class Services:
     def search(self, query: str, k: int | None = None, mode: Mode | None = None) -> SearchResult:
         """Ranked passages for ``query``."""
         return self.retriever.search(query, k=k, mode=mode)
+
+    def stream(self, question: str, **options: Any) -> Iterator[AnswerEvent]:
+        """Stream an answer (status lines, text pieces, resets, then the verified answer)."""
+        return self.answerer.stream(question, **options)
+
+    def ask(self, question: str, **options: Any) -> Answer:
+        """The verified answer to ``question`` (collects :meth:`stream`)."""
+        return collect(self.stream(question, **options))[1]
+
+    def documents(self) -> list[DocumentInfo]:
+        """The indexed documents."""
+        return self.index.catalog.documents()
+
+    def document(self, doc_id: str) -> DocumentInfo | None:
+        """One indexed document by id, or None."""
+        return self.index.catalog.document(doc_id)
+
+    def counts(self) -> tuple[int, int]:
+        """(documents, passages) in the index."""
+        return self.index.counts()
+
+    def audit(self, deep: bool = False) -> IndexAudit:
+        """What is inconsistent in the index (interrupted updates, missing or orphan vectors)."""
+        return self.index.audit(deep=deep)
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where files added through a shell are kept (part of the corpus)."""
+        return self.settings.data_dir / "uploads"
+
+    def add_files(
+        self, files: Sequence[str | Path], max_mb: float | None = None, progress: ProgressCallback | None = None
+    ) -> UploadOutcome:
+        """Copy accepted files into the uploads folder and sync it, as ``assistant ingest`` does.
+
+        Files of another type or over ``max_mb`` (default: the UI's upload limit) are refused by name;
+        new files that cannot be read are deleted again, so they do not fail at every sync.
+        """
+        limit = self.settings.ui.max_upload_mb if max_mb is None else max_mb
+        folder = self.uploads_dir
+        saved, rejected = save_uploads(files, folder, self.settings.ingest.extensions, limit, self.document)
+        outcome = UploadOutcome(saved=saved, rejected=rejected)
+        if saved:
+            outcome.report = self.ingest([folder], progress=progress)
+            discard_failed(outcome.report, saved, folder, self.document)
+        return outcome
+
+    def remove_document(self, doc_id: str) -> DocumentInfo | None:
+        """Remove one document from the index (and its file, if it was added through a shell).
+
+        Returns what was removed, or None when the document is not indexed.
+        """
+        info = self.document(doc_id)
+        if info is None:
+            return None
+        with exclusive_write(self.settings):
+            self.index.remove(doc_id)
+        if is_upload(info, self.uploads_dir):
+            Path(info.path).unlink(missing_ok=True)
+        return info
+
+
+def collect(events: Iterable[AnswerEvent]) -> tuple[str, Answer]:
+    """The raw streamed text (after the last reset) and the final answer of an answer stream."""
+    pieces: list[str] = []
+    final: Answer | None = None
+    for event in events:
+        if event.kind == "reset":
+            pieces.clear()
+        elif event.kind == "token":
+            pieces.append(event.text)
+        elif event.kind == "answer":
+            final = event.answer
+    if final is None:
+        raise RuntimeError("the answer stream ended without an answer")
+    return "".join(pieces), final
 
 
 def build_services(settings: Settings) -> Services:

@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from assistant.config import load_settings
     from assistant.services import build_services
-    from assistant.ui import build_app, launch_options
+    from assistant.web.app import build_app, launch_options
 
     services = build_services(load_settings(corpus_paths=[corpus]))
     print(f"indexing the shipped corpus into {workdir} …", file=sys.stderr)

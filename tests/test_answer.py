@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from assistant.cli import app
+from assistant.cli.app import app
 from assistant.models import Answer
 from tests.conftest import CORPUS
 
@@ -57,7 +57,7 @@ def test_questions_outside_the_documents_are_refused(corpus_services: Any, quest
     assert answer.refused
     assert answer.sources == [] and "[" not in answer.text
     assert answer.language == language
-    from assistant.prompts import phrase
+    from assistant.answer.prompts import phrase
 
     assert answer.text == phrase("refusal", language)
 
@@ -98,16 +98,16 @@ def test_generative_mode_with_the_embedded_model_keeps_only_checkable_citations(
 
 
 def test_prompt_is_fitted_to_a_small_context(corpus_services: Any) -> None:
-    from assistant.llm import EmbeddedChat
+    from assistant.answer.generate import EmbeddedChat
     from tests.conftest import shared_gguf
 
     settings = corpus_services.settings.embedded.model_copy(update={"n_ctx": 2048})
     chat = EmbeddedChat(shared_gguf(), settings)
     answerer = corpus_services.answerer
     hits = corpus_services.search("Perché i beta tester hanno protestato contro OpenAI?", k=8).hits
-    from assistant.answer import _Run
+    from assistant.answer.compose import AnswerRun
 
-    used, dropped = answerer._fit(_Run("q", "it"), "Perché i beta tester hanno protestato?", hits, chat)
+    used, dropped = answerer._fit(AnswerRun("q", "it"), "Perché i beta tester hanno protestato?", hits, chat)
     assert 0 < len(used) < len(hits) and dropped == len(hits) - len(used)
     assert used == hits[: len(used)], "lower-ranked passages are dropped first"
 

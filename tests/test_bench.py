@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant import bench
+from assistant.bench import core as bench
 from assistant.config import load_settings
-from assistant.embedding import CachedEmbedder
+from assistant.index.embedding import CachedEmbedder
 from tests.conftest import CORPUS
 
 

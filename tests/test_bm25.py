@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.bm25 import BM25Index, query_terms, tokenize
+from assistant.index.bm25 import BM25Index, query_terms, tokenize
 
 PASSAGES = {
     "it-1": ("Brad Lightcap, COO di OpenAI, ha detto che Sora è stato lanciato troppo presto.", "it"),

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chunking import chunk_document
-from assistant.readers import discover_files, read_document
+from assistant.ingest.chunking import chunk_document
+from assistant.ingest.readers import discover_files, read_document
 from tests.conftest import CORPUS
 
 

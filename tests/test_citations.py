@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.citations import (
+from assistant.answer.citations import (
     SUPPORT_THRESHOLD,
     VerifiedAnswer,
     extract_markers,
@@ -13,7 +13,7 @@ from assistant.citations import (
     verify_citations,
 )
 from assistant.models import Hit
-from assistant.sentences import words
+from assistant.text.sentences import words
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 IT_DOC = "000_9054f5f7106c5075.txt"  # Italian: Sora's launch, the studios, the unions, Lightcap

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assistant.cli import Exit, app
+from assistant.cli.app import Exit, app
 from assistant.models import SearchResult
 
 runner = CliRunner()
@@ -69,8 +69,8 @@ def test_bad_input_gives_one_line_and_a_usage_exit_code(tmp_path: Path) -> None:
 
 
 def test_text_from_documents_cannot_style_or_drive_the_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    from assistant.cli.terminal import AnswerPrinter, print_search_result
     from assistant.models import Answer, Hit, Source
-    from assistant.ui_text import AnswerPrinter, print_search_result
 
     hostile = "[red]Sora[/] \x1b]8;;https://evil.example\x07click\x1b]8;;\x07 \x1b[2J\u200bend"
     hit = Hit(

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from assistant import evaluation as ev
-from assistant.answer import AnswerEvent
+from assistant.answer.compose import AnswerEvent
+from assistant.answer.generate import ModelTimeoutError
 from assistant.config import EvalSettings
-from assistant.llm import ModelTimeoutError
+from assistant.evaluation import core as ev
 from assistant.models import Answer, AnswerSentence, DocumentInfo, Hit, SearchResult, Source, Timings
 from tests.conftest import CORPUS
 
@@ -410,8 +410,8 @@ def test_run_eval_grades_every_question_and_writes_the_reports(tmp_path: Path) -
 
 @pytest.fixture
 def cli_app() -> Any:
-    from assistant.cli import app
-    from assistant.cli_eval import register
+    from assistant.cli.app import app
+    from assistant.cli.evaluate import register
 
     if not any(command.name == "eval" for command in app.registered_commands):
         register(app)

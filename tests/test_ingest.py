@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from assistant.config import load_settings
+from assistant.index.vectors import IndexMismatchError
 from assistant.services import Services, build_services
-from assistant.store import IndexMismatchError
 
 pytestmark = pytest.mark.slow
 
@@ -108,9 +108,9 @@ def test_rebuild_starts_from_scratch(corpus: Path) -> None:
 def test_bm25_index_is_saved_by_ingest_and_loaded_by_the_next_process(
     corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from assistant.bm25 import BM25Index
-    from assistant.catalog import Catalog
-    from assistant.index import BM25_FILE
+    from assistant.index.bm25 import BM25Index
+    from assistant.index.catalog import Catalog
+    from assistant.index.core import BM25_FILE
 
     services = services_for(corpus)
     services.ingest()
@@ -147,7 +147,7 @@ def test_bm25_index_is_saved_by_ingest_and_loaded_by_the_next_process(
 def test_files_are_written_in_batches_not_one_call_per_file(
     corpus: Path, chroma_mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from assistant.store import VectorIndex
+    from assistant.index.vectors import VectorIndex
 
     calls: list[tuple[str, int]] = []
     add, delete = VectorIndex.add, VectorIndex.delete_documents

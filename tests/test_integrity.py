@@ -21,13 +21,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assistant.catalog import CatalogError
-from assistant.chunking import chunk_document
-from assistant.cli import Exit, app
+from assistant.cli.app import Exit, app
 from assistant.config import load_settings
-from assistant.index import IndexDamagedError, IndexVersionError, IngestBusyError, exclusive_write
-from assistant.ingest import ingest_lock
-from assistant.readers import FileRef, read_document
+from assistant.index.catalog import CatalogError
+from assistant.index.core import IndexDamagedError, IndexVersionError, IngestBusyError, exclusive_write
+from assistant.ingest.chunking import chunk_document
+from assistant.ingest.readers import FileRef, read_document
+from assistant.ingest.sync import ingest_lock
 from assistant.services import Services, build_services
 
 pytestmark = pytest.mark.slow
@@ -173,7 +173,7 @@ def test_a_crash_releases_the_lock(tmp_path: Path) -> None:
             "-c",
             "import sys, time\n"
             "from assistant.config import load_settings\n"
-            "from assistant.ingest import ingest_lock\n"
+            "from assistant.ingest.sync import ingest_lock\n"
             "lock = ingest_lock(load_settings())\n"
             "lock.acquire()\n"
             "print('locked', flush=True)\n"
@@ -274,7 +274,7 @@ KILLER = textwrap.dedent(
     from pathlib import Path
     from assistant.config import load_settings
     from assistant.services import build_services
-    from assistant.store import VectorIndex
+    from assistant.index.vectors import VectorIndex
 
     corpus, target, point, new_text = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     services = build_services(load_settings())

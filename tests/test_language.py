@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.language import SUPPORTED, detect_language, language_name
+from assistant.text.language import SUPPORTED, detect_language, language_name
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 

@@ -23,11 +23,8 @@ from conftest import CLOSED_PORT_URL, CORPUS, SUITE_CHROMA_MODE, free_port, shar
 from fake_ollama import BUSY_ERROR, MIDSTREAM_ERROR, FakeOllama, hashed_embed
 from typer.testing import CliRunner, Result
 
-from assistant.answer import AnswerEvent
-from assistant.cli import Exit, app
-from assistant.config import OllamaSettings, load_settings
-from assistant.embedding import OllamaEmbedder
-from assistant.llm import (
+from assistant.answer.compose import AnswerEvent
+from assistant.answer.generate import (
     ModelBusyError,
     ModelError,
     ModelStreamError,
@@ -36,10 +33,13 @@ from assistant.llm import (
     OllamaServer,
     render_plain_prompt,
 )
+from assistant.cli.app import Exit, app
+from assistant.config import OllamaSettings, load_settings
+from assistant.index.embedding import OllamaEmbedder
+from assistant.index.vectors import IndexMismatchError
+from assistant.ingest.readers import FileRef, read_document
 from assistant.models import Answer
-from assistant.readers import FileRef, read_document
 from assistant.services import Services, build_services
-from assistant.store import IndexMismatchError
 
 pytestmark = pytest.mark.server
 

@@ -90,10 +90,10 @@ attempts.clear()
 
 # -- what the assistant does --------------------------------------------------------------------
 
-import assistant.cli  # noqa: E402
-import assistant.store  # noqa: E402
+import assistant.cli.app  # noqa: E402
+import assistant.index.vectors  # noqa: E402
 steps["chromadb imported by import"] = "chromadb" in sys.modules
-import assistant.ui  # noqa: E402
+import assistant.web.app  # noqa: E402
 steps["gradio analytics after import"] = os.environ.get("GRADIO_ANALYTICS_ENABLED")
 
 from assistant.config import load_settings  # noqa: E402
@@ -105,8 +105,8 @@ steps["chroma telemetry after ingest"] = os.environ.get("ANONYMIZED_TELEMETRY")
 answer = services.answerer.ask("Who counted the ferries in Trieste?")  # auto: asks Ollama on the loopback first
 steps["ask"] = answer.backend + " " + answer.status
 
-app = assistant.ui.build_app(services)
-options = assistant.ui.launch_options(services.settings, port=port)
+app = assistant.web.app.build_app(services)
+options = assistant.web.app.launch_options(services.settings, port=port)
 app.launch(**{**options, "prevent_thread_lock": True, "quiet": True})
 try:
     # the UI's API over plain HTTP: gradio_client itself calls huggingface.co (agent registry, telemetry)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.models import Hit
-from assistant.prompts import (
+from assistant.answer.prompts import (
     PROMPTS_DIR,
     REFUSAL_MARKER,
     PromptError,
@@ -15,6 +14,7 @@ from assistant.prompts import (
     phrase,
     render,
 )
+from assistant.models import Hit
 
 
 def hit(text: str, number: int = 1) -> Hit:

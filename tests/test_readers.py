@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.readers import (
+from assistant.ingest.readers import (
     SUPPORTED_EXTENSIONS,
     FileRef,
     SkippedFile,
@@ -422,7 +422,7 @@ def test_utf16_with_bom(tmp_path: Path) -> None:
 
 def test_importing_does_no_heavy_work() -> None:
     code = (
-        "import sys, assistant.readers, assistant.language; "
+        "import sys, assistant.ingest.readers, assistant.text.language; "
         "print(sorted(m for m in ('pypdf', 'docx', 'bs4', 'py3langid') if m in sys.modules))"
     )
     root = Path(__file__).resolve().parent.parent

@@ -21,15 +21,14 @@ from conftest import CLOSED_PORT_URL, CORPUS, free_port, shared_gguf, suite_chro
 from gradio_client import Client, handle_file
 
 from assistant.config import ConfigError, load_settings
+from assistant.ingest.uploads import safe_file_name, save_uploads
 from assistant.models import Answer, Source
 from assistant.services import Services, build_services
-from assistant.ui import (
+from assistant.web.app import (
     Turn,
     build_app,
     conversation_html,
     launch_options,
-    safe_file_name,
-    save_uploads,
     sources_html,
 )
 
@@ -259,15 +258,14 @@ def test_upload_refuses_other_file_types(ui_url: str, tmp_path: Path) -> None:
 
 
 def test_uploads_are_checked_again_on_the_server(ui_services: Services, tmp_path: Path) -> None:
-    small = ui_services.settings.model_copy(
-        update={"ui": ui_services.settings.ui.model_copy(update={"max_upload_mb": 0.001})}
-    )
     (tmp_path / "in").mkdir()
     script, big, fine = tmp_path / "in" / "run.sh", tmp_path / "in" / "big.txt", tmp_path / "in" / "../.hidden.md"
     script.write_text("echo hi\n")
     big.write_text("x" * 5000)
     fine.write_text("# ok\n")
-    saved, rejected = save_uploads([str(script), str(big), str(fine)], tmp_path / "up", small, ui_services)
+    extensions = ui_services.settings.ingest.extensions
+    files = [str(script), str(big), str(fine)]
+    saved, rejected = save_uploads(files, tmp_path / "up", extensions, 0.001, ui_services.document)
 
     assert saved == ["hidden.md"] and (tmp_path / "up" / "hidden.md").is_file()
     assert "`run.sh` was not added: only" in rejected[0]
@@ -352,7 +350,7 @@ def test_hostile_text_is_never_rendered_as_markup() -> None:
 
 def test_sentences_without_support_are_flagged_on_the_answer() -> None:
     from assistant.models import AnswerSentence
-    from assistant.ui import answer_html
+    from assistant.web.app import answer_html
 
     sentences = [
         AnswerSentence(text="Lightcap è il COO.", citations=[1]),

@@ -1,0 +1,1 @@
+"""Answering: retrieve, prompt, generate or extract, verify citations."""

@@ -1,0 +1,97 @@
+"""Hybrid retrieval: dense similarity from Chroma plus BM25, fused by reciprocal rank fusion."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from assistant.config import RetrievalSettings
+from assistant.index.bm25 import query_terms
+from assistant.index.core import Index
+from assistant.index.embedding import CachedEmbedder
+from assistant.models import Chunk, Hit, SearchResult
+from assistant.text.language import detect_language
+
+Mode = Literal["hybrid", "dense", "bm25"]
+
+BOILERPLATE_WEIGHT = 0.5
+"""Fused scores of chunks tagged as boilerplate (teasers, share buttons) are multiplied by this."""
+
+
+class Retriever:
+    """Finds the passages that answer a question, in any of the corpus's languages."""
+
+    def __init__(self, index: Index, embedder: CachedEmbedder, settings: RetrievalSettings) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+
+    def search(self, query: str, k: int | None = None, mode: Mode | None = None) -> SearchResult:
+        """The ``k`` best passages for ``query`` with fused and per-retriever scores."""
+        started = time.perf_counter()
+        k = k or self.settings.top_k
+        mode = mode or self.settings.mode
+        pool = max(self.settings.candidates, k)
+        dense: list[tuple[str, float]] = []
+        embedding_ms = 0.0
+        if mode in ("hybrid", "dense"):
+            t0 = time.perf_counter()
+            vector = self.embedder.embed_query(query)
+            embedding_ms = (time.perf_counter() - t0) * 1000
+            dense = [(m.chunk_id, m.similarity) for m in self.index.vectors.query(vector, pool)]
+        sparse = self.index.bm25().search(query_terms(query), pool) if mode in ("hybrid", "bm25") else []
+        hits = self._fuse(dense, sparse, mode, k)
+        return SearchResult(
+            query=query,
+            query_language=detect_language(query),
+            mode=mode,
+            hits=hits,
+            embedding_ms=embedding_ms,
+            retrieval_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def _fuse(self, dense: list[tuple[str, float]], sparse: list[tuple[str, float]], mode: Mode, k: int) -> list[Hit]:
+        chunks = self.index.catalog.chunks([cid for cid, _ in dense] + [cid for cid, _ in sparse])
+        dense_rank = {cid: (rank, score) for rank, (cid, score) in enumerate(dense, start=1) if cid in chunks}
+        sparse_rank = {cid: (rank, score) for rank, (cid, score) in enumerate(sparse, start=1) if cid in chunks}
+        scored: dict[str, float] = {}
+        for cid in dict.fromkeys([*dense_rank, *sparse_rank]):
+            scored[cid] = self._score(cid, dense_rank, sparse_rank, mode) * (
+                BOILERPLATE_WEIGHT if chunks[cid].boilerplate else 1.0
+            )
+        order = sorted(scored, key=lambda cid: -scored[cid])[:k]
+        return [
+            _hit(rank, chunks[cid], scored[cid], dense_rank.get(cid), sparse_rank.get(cid))
+            for rank, cid in enumerate(order, start=1)
+        ]
+
+    def _score(
+        self, cid: str, dense: dict[str, tuple[int, float]], sparse: dict[str, tuple[int, float]], mode: Mode
+    ) -> float:
+        if mode == "dense":
+            return dense[cid][1]
+        if mode == "bm25":
+            return sparse[cid][1]
+        rrf = self.settings.rrf_k
+        return sum(1.0 / (rrf + ranks[cid][0]) for ranks in (dense, sparse) if cid in ranks)
+
+
+def _hit(
+    rank: int, chunk: Chunk, score: float, dense: tuple[int, float] | None, sparse: tuple[int, float] | None
+) -> Hit:
+    return Hit(
+        rank=rank,
+        chunk_id=chunk.chunk_id,
+        doc_id=chunk.doc_id,
+        title=chunk.title,
+        text=chunk.text,
+        start=chunk.start,
+        end=chunk.end,
+        language=chunk.language,
+        score=score,
+        dense_score=dense[1] if dense else None,
+        dense_rank=dense[0] if dense else None,
+        bm25_score=sparse[1] if sparse else None,
+        bm25_rank=sparse[0] if sparse else None,
+        boilerplate=chunk.boilerplate,
+    )

@@ -1,0 +1,1 @@
+"""The evaluation tool: grade answers on a question set."""

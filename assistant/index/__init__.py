@@ -1,0 +1,1 @@
+"""The index: catalog, vectors (Chroma), BM25, embeddings, the writer lock."""

@@ -1,0 +1,1 @@
+"""Ingestion: find files, read them, cut them into passages, sync the index."""

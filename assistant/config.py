@@ -140,6 +140,9 @@ class AnswerSettings(BaseModel):
         0.79, description="Minimum dense similarity of the best passage; below it the assistant refuses."
     )
     extractive_sentences: int = Field(2, ge=1, description="Source sentences quoted by the extractive mode.")
+    max_question_chars: int = Field(
+        2000, ge=10, description="Longer questions are refused with a one-line error (CLI, UI and API alike)."
+    )
 
 
 class UISettings(BaseModel):

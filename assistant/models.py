@@ -129,4 +129,9 @@ class Answer(BaseModel):
     notes: list[str] = Field(default_factory=list, description="Dropped passages, language retries, flags.")
     passages_used: int = 0
     passages_dropped: int = 0
+    confidence: float | None = Field(
+        None,
+        description="The evidence score the refusal decision compared with its threshold (higher: better backed); "
+        "recorded for refused answers too, so a strictness curve can be drawn without asking again.",
+    )
     timings: Timings = Field(default_factory=Timings)

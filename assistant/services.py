@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.answer.retrieve import Mode, Retriever
 from assistant.config import Settings
+from assistant.errors import UsageError
 from assistant.index.core import Index, exclusive_write
 from assistant.index.embedding import CachedEmbedder, build_embedder
 from assistant.ingest.sync import IngestReport, ProgressCallback, sync
@@ -73,7 +74,11 @@ class Services:
         return self.retriever.search(query, k=k, mode=mode)
 
     def stream(self, question: str, **options: Any) -> Iterator[AnswerEvent]:
-        """Stream an answer (status lines, text pieces, resets, then the verified answer)."""
+        """Stream an answer (status lines, text pieces, resets, then the verified answer).
+
+        Raises :class:`UsageError` for an empty question or one over ``answer.max_question_chars``.
+        """
+        check_question(question, self.settings.answer.max_question_chars)
         return self.answerer.stream(question, **options)
 
     def ask(self, question: str, **options: Any) -> Answer:
@@ -131,6 +136,17 @@ class Services:
         if is_upload(info, self.uploads_dir):
             Path(info.path).unlink(missing_ok=True)
         return info
+
+
+def check_question(question: str, limit: int) -> None:
+    """Raise :class:`UsageError` for an empty question or one longer than ``limit`` characters."""
+    if not question or not question.strip():
+        raise UsageError("the question is empty")
+    if len(question) > limit:
+        raise UsageError(
+            f"the question is {len(question):,} characters long; the limit is {limit:,} "
+            "(ASSISTANT_ANSWER__MAX_QUESTION_CHARS)"
+        )
 
 
 def collect(events: Iterable[AnswerEvent]) -> tuple[str, Answer]:

@@ -3,16 +3,16 @@
 Settings come from (highest priority first): explicit init values, environment variables
 (prefix ``ASSISTANT_``, nested delimiter ``__``, e.g. ``ASSISTANT_OLLAMA__MODEL``), an optional
 TOML config file, then the defaults below. Nothing is loaded at import time: call
-:func:`load_settings`.
+:func:`load_settings`, which also finds the settings file and the data directory (see
+:func:`locate_data_dir` for the order).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,9 +21,19 @@ from pydantic_settings import (
 )
 
 from assistant.errors import ConfigError
+from assistant.locations import (  # noqa: F401 (re-exported: where the settings file and the data live)
+    CATALOG_FILE,
+    CONFIG_ENV_VAR,
+    DATA_DIR_ENV_VAR,
+    DEFAULT_CONFIG_NAME,
+    PROJECT_DIR_NAME,
+    DataLocation,
+    find_config_file,
+    locate_data_dir,
+)
 
-CONFIG_ENV_VAR = "ASSISTANT_CONFIG"
-DEFAULT_CONFIG_NAME = "assistant.toml"
+MAX_TOP_K = 100
+"""The most passages a search returns (``-k``, ``retrieval.top_k``)."""
 
 
 class ChromaSettings(BaseModel):
@@ -79,6 +89,21 @@ class IngestSettings(BaseModel):
     write_batch: int = Field(
         256, ge=1, description="Passages of several files embedded, then written to Chroma and the catalog, together."
     )
+    max_unpacked_mb: float = Field(
+        100.0,
+        gt=0,
+        description="Largest uncompressed size (MB) of a .docx (its zip parts, summed before reading) or of one "
+        "PDF stream; a file past it is refused.",
+    )
+    max_parts: int = Field(1000, ge=1, description="Most parts (zip members) a .docx may hold; more is refused.")
+    max_paragraphs: int = Field(200_000, ge=1, description="Most paragraphs a .docx may hold; more is refused.")
+    max_pdf_pages: int = Field(5000, ge=1, description="Most pages a PDF may have; more is refused.")
+    max_html_nodes: int = Field(500_000, ge=1, description="Most HTML elements a page may hold; more is refused.")
+    follow_external_symlinks: bool = Field(
+        False,
+        description="Follow symbolic links that lead outside the folder being ingested (by default they are "
+        "skipped and reported).",
+    )
 
 
 class RetrievalSettings(BaseModel):
@@ -87,7 +112,7 @@ class RetrievalSettings(BaseModel):
     mode: Literal["hybrid", "dense", "bm25"] = Field(
         "hybrid", description="`hybrid` fuses dense and BM25 results by reciprocal rank fusion."
     )
-    top_k: int = Field(5, ge=1, description="Passages returned (and given to the model).")
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Passages returned (and given to the model).")
     candidates: int = Field(30, ge=1, description="Candidates taken from each retriever before fusion.")
     rrf_k: int = Field(60, ge=1, description="The k constant of reciprocal rank fusion.")
 
@@ -110,7 +135,8 @@ class EmbeddedLLMSettings(BaseModel):
 
     model_path: Path | None = Field(
         None,
-        description="A GGUF file; default: the Gemma 3 270M file assembled into `<data_dir>/models`.",
+        description="A GGUF file; default: the bundled Gemma 3 270M, assembled once per machine into the user "
+        "cache folder (shared by every data directory).",
     )
     n_ctx: int = Field(4096, ge=512, description="Context window of the embedded model.")
     n_threads: int | None = Field(None, description="CPU threads (default: all cores).")
@@ -136,8 +162,16 @@ class AnswerSettings(BaseModel):
         "`auto`: generative on Ollama, extractive on the embedded model (see README for the figures).",
     )
     strict_citations: bool = Field(False, description="Remove sentences that no passage supports.")
-    min_evidence: float = Field(
-        0.79, description="Minimum dense similarity of the best passage; below it the assistant refuses."
+    strictness: float = Field(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description="How sure the assistant must be that the documents answer before it answers: it refuses "
+        "when the confidence (0..1, recorded as `Answer.confidence`: a logistic model of the best sentence's and "
+        "passage's cosines, corrected for cross-lingual pairs, and of how much of the question's relation and names "
+        "the passages hold; see assistant/answer/evidence.py) is below this. "
+        "Lower trades correct refusals for recall, higher the reverse; 0 never refuses on evidence. The default "
+        "is the highest (in steps of 0.05) that refuses at most 5% of the answerable questions of qa-dev's tune half.",
     )
     extractive_sentences: int = Field(2, ge=1, description="Source sentences quoted by the extractive mode.")
     max_question_chars: int = Field(
@@ -149,11 +183,35 @@ class UISettings(BaseModel):
     """The Gradio web UI."""
 
     host: str = Field("127.0.0.1", description="Address the UI listens on (loopback by default).")
-    port: int = Field(7860, description="Port of the UI.")
+    port: int = Field(7860, ge=1, le=65535, description="Port of the UI.")
     share: bool = Field(False, description="Create a public Gradio share link (off unless asked for).")
     username: str | None = Field(None, description="Login user name (required when host is not loopback).")
     password: str | None = Field(None, description="Login password (set it through the environment).")
     max_upload_mb: float = Field(20.0, gt=0, description="Largest file accepted by the upload (MB).")
+
+
+class APISettings(BaseModel):
+    """The HTTP API (`assistant serve`) and the MCP server (`assistant mcp`)."""
+
+    host: str = Field("127.0.0.1", description="Address the API listens on (loopback by default).")
+    port: int = Field(8765, ge=1, le=65535, description="Port of the API (and of `assistant mcp --http`).")
+    token: str | None = Field(
+        None,
+        description="Bearer token every endpoint but /v1/health requires when set; required to listen on an "
+        "address other than loopback (set it through the environment: `ASSISTANT_API__TOKEN`).",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS (JSON list; empty: CORS off)."
+    )
+    max_upload_mb: float | None = Field(
+        None, gt=0, description="Largest file accepted by `POST /v1/documents` (MB; default: the UI's limit)."
+    )
+    mcp_allow_writes: bool = Field(
+        False, description="Offer the MCP tools `add_document` and `remove_document` (read-only otherwise)."
+    )
+    passage_context: int = Field(
+        300, ge=0, le=5000, description="Characters of context the MCP tool `get_passage` adds on each side."
+    )
 
 
 class EvalSettings(BaseModel):
@@ -178,7 +236,11 @@ class Settings(BaseSettings):
         env_prefix="ASSISTANT_", env_nested_delimiter="__", extra="forbid", validate_default=True
     )
 
-    data_dir: Path = Field(Path(".data"), description="Directory for the index, models and caches.")
+    data_dir: Path = Field(
+        Path(PROJECT_DIR_NAME),
+        description="Directory for the index and caches (default: found as the README's \"Where the data lives\" "
+        "says: a `.assistant/` folder or `assistant.toml` up from the current folder, else the user data folder).",
+    )
     corpus_paths: list[Path] = Field([Path("corpus")], description="Folders (or files) indexed by default.")
     chroma: ChromaSettings = Field(default_factory=ChromaSettings, description="Vector store.")
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings, description="Embeddings.")
@@ -190,8 +252,10 @@ class Settings(BaseSettings):
     embedded: EmbeddedLLMSettings = Field(default_factory=EmbeddedLLMSettings, description="Embedded model.")
     answer: AnswerSettings = Field(default_factory=AnswerSettings, description="Answers and citations.")
     ui: UISettings = Field(default_factory=UISettings, description="Web UI.")
+    api: APISettings = Field(default_factory=APISettings, description="HTTP API and MCP server.")
     eval: EvalSettings = Field(default_factory=EvalSettings, description="Evaluation thresholds.")
     config_file: Path | None = Field(None, description="The TOML file these settings were read from, if any.")
+    _location: DataLocation | None = PrivateAttr(None)
 
     @classmethod
     def settings_customise_sources(
@@ -215,33 +279,43 @@ class Settings(BaseSettings):
         """Directory of the manifest, document registry and BM25 index."""
         return self.data_dir / "index"
 
+    @property
+    def catalog_path(self) -> Path:
+        """The SQLite catalog: its presence is what makes a data directory hold an index."""
+        return self.data_dir / CATALOG_FILE
 
-def _config_file_from_env() -> Path | None:
-    explicit = os.environ.get(CONFIG_ENV_VAR)
-    if explicit:
-        return Path(explicit)
-    default = Path(DEFAULT_CONFIG_NAME)
-    return default if default.is_file() else None
-
+    @property
+    def data_location(self) -> DataLocation:
+        """Where the data directory is and why (as :func:`load_settings` found it)."""
+        return self._location or DataLocation(path=self.data_dir, source="settings", reason="set in the settings")
 
 
 def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
-    """Load the settings from the environment and an optional TOML file.
+    """Load the settings from the environment and the settings file, and find the data directory.
 
-    ``config_file`` wins over ``$ASSISTANT_CONFIG``, which wins over ``./assistant.toml``. A named
-    file that does not exist, or values that do not validate, raise :class:`ConfigError`.
+    The settings file is ``config_file``, else ``$ASSISTANT_CONFIG``, else the nearest project's
+    ``assistant.toml`` (:func:`find_config_file`); a ``data_dir`` override plays the ``--data-dir``
+    option in :func:`locate_data_dir`, and :attr:`Settings.data_location` says which rule chose it.
+    A named file that does not exist, values that do not validate, or a data directory that is a
+    file raise :class:`ConfigError`. Nothing is created.
     """
-    path = Path(config_file) if config_file is not None else _config_file_from_env()
+    try:
+        cwd = Path.cwd()
+    except FileNotFoundError as exc:
+        raise ConfigError("the current folder no longer exists") from exc
+    path = find_config_file(config_file, cwd)
     if path is not None and not path.is_file():
         raise ConfigError(f"config file not found: {path}")
+    location = locate_data_dir(overrides.pop("data_dir", None), path, cwd)
     settings_cls: type[Settings] = Settings
     if path is not None:
         config = SettingsConfigDict(**{**Settings.model_config, "toml_file": path})  # type: ignore[typeddict-item]
         settings_cls = type("FileSettings", (Settings,), {"model_config": config})
     try:
-        settings = settings_cls(**overrides)
+        settings = settings_cls(data_dir=location.path, **overrides)
     except ValueError as exc:
         first = str(exc).splitlines()
         raise ConfigError("invalid settings: " + " ".join(line.strip() for line in first[:3])) from exc
     settings.config_file = path
+    settings._location = location
     return settings

@@ -23,6 +23,7 @@ class ExitCode(IntEnum):
     MODEL_TIMEOUT = 7
     MODEL_FAILED = 8
     THRESHOLD = 9
+    CANNOT_WRITE = 10
 
 
 class AssistantError(Exception):
@@ -38,6 +39,12 @@ class UsageError(AssistantError, ValueError):
 
 class ConfigError(UsageError):
     """The configuration cannot be used."""
+
+
+class DataDirError(ConfigError):
+    """The data directory (``ASSISTANT_DATA_DIR``) or a folder the index needs in it is not a directory."""
+
+    code = "bad_data_dir"
 
 
 class QuestionSetError(UsageError):
@@ -75,10 +82,35 @@ class IndexMismatchError(IndexUnusableError):
     code = "index_mismatch"
 
 
+class NoIndexError(IndexUnusableError):
+    """There is no index in the data directory yet (nothing was ingested)."""
+
+    code = "no_index"
+
+
 class StoreUnavailableError(IndexUnusableError):
     """The vector store (Chroma) cannot be reached or opened."""
 
     code = "store_unavailable"
+
+
+class StorageError(AssistantError, RuntimeError):
+    """A write to the data directory failed because of the disk, not because of the index's files."""
+
+    exit_code = ExitCode.CANNOT_WRITE
+    code = "cannot_write"
+
+
+class CannotWriteError(StorageError):
+    """The data directory is read-only (or not writable by this user)."""
+
+    code = "read_only"
+
+
+class DiskFullError(StorageError):
+    """The disk (or the user's quota) is full."""
+
+    code = "disk_full"
 
 
 class IngestBusyError(AssistantError, RuntimeError):

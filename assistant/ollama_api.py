@@ -39,7 +39,15 @@ def start_hint(host: str) -> str:
 def translate_ollama_error(
     exc: BaseException, settings: OllamaSettings, model: str, started: bool = False
 ) -> ModelError:
-    """Map the ollama client's and httpx's exceptions to :class:`ModelError` subclasses."""
+    """Map a failure of the Ollama server or of the connection to it to a :class:`ModelError` subclass.
+
+    Known failures are the ollama client's ``ResponseError`` and ``ConnectionError``, httpx's
+    transport errors and timeouts, and a reply line that is not JSON. Anything else (a
+    ``KeyError`` or ``TypeError`` in our own code, say) is a bug of ours and is re-raised as it
+    is, never disguised as "the stream broke off". Call it from an ``except`` block.
+    """
+    import json
+
     import httpx
     import ollama
 
@@ -63,6 +71,8 @@ def translate_ollama_error(
         if started or exc.status_code == -1:
             return ModelStreamError(f"Ollama failed in the middle of the answer: {exc.error}")
         return ModelError(f"Ollama answered HTTP {exc.status_code}: {exc.error}")
-    if started:
-        return ModelStreamError(f"the answer stream from Ollama broke off: {exc}")
-    return ModelError(f"Ollama request failed: {exc}")
+    if isinstance(exc, ConnectionError | httpx.TransportError | json.JSONDecodeError):
+        if started:
+            return ModelStreamError(f"the answer stream from Ollama broke off: {exc}")
+        return ModelError(f"Ollama request failed: {exc}")
+    raise exc

@@ -63,8 +63,9 @@ def number(value: float | None, digits: int = 3, thousands: bool = False) -> str
     return f"{value:,.{digits}f}" if thousands else f"{value:.{digits}f}"
 
 
-def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    """A Markdown table as lines."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str = "") -> list[str]:
+    """A Markdown table as lines; ``align`` has one letter per column, ``r`` for right-aligned (default left)."""
+    rules = ["---:" if align[i : i + 1] == "r" else "---" for i in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(rules) + "|"]
     lines.extend("| " + " | ".join(row) + " |" for row in rows)
     return lines

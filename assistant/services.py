@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.answer.retrieve import Mode, Retriever
 from assistant.config import Settings
-from assistant.errors import UsageError
+from assistant.errors import NoIndexError, UsageError
 from assistant.index.core import Index, exclusive_write
 from assistant.index.embedding import CachedEmbedder, build_embedder
 from assistant.ingest.sync import IngestReport, ProgressCallback, sync
@@ -29,23 +29,38 @@ if TYPE_CHECKING:
 class Services:
     """The assistant's use cases over one index. Heavy parts are built on first use and reused."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, embedder: CachedEmbedder | None = None) -> None:
         self.settings = settings
+        self._embedder = embedder
         self._index: Index | None = None
         self._lock = threading.Lock()
 
     @cached_property
     def embedder(self) -> CachedEmbedder:
-        """The embedding model (loaded once per process)."""
-        return build_embedder(self.settings)
+        """The embedding model (loaded once per process), or the one the services were built with."""
+        return self._embedder or build_embedder(self.settings)
 
     @property
     def index(self) -> Index:
-        """The opened index (raises if it is damaged, or built by another model or version)."""
+        """The opened index (raises if it is damaged, missing, or built by another model or version).
+
+        Opening never creates a data directory: only :meth:`ingest` does.
+        """
+        return self._open(create=False)
+
+    def _open(self, create: bool) -> Index:
         with self._lock:
             if self._index is None:
-                self._index = Index(self.settings, self.embedder.name, self.embedder.dim)
+                self._index = Index(self.settings, self.embedder.name, self.embedder.dim, create=create)
             return self._index
+
+    def has_index(self) -> bool:
+        """Whether an index exists in the data directory (nothing is created to find out)."""
+        try:
+            self._open(create=False)
+        except NoIndexError:
+            return False
+        return True
 
     @property
     def retriever(self) -> Retriever:
@@ -57,20 +72,31 @@ class Services:
         """Answers with verified citations (the language model is loaded on first use)."""
         from assistant.answer.compose import Answerer
 
-        return Answerer(self.settings, self.search, self.embedder, lambda doc_id: self.index.catalog.document(doc_id))
+        # the answerer retrieves with the (possibly rewritten) question unchecked: the question itself was
+        return Answerer(
+            self.settings, lambda query, **kw: self.retriever.search(query, **kw), self.embedder, self.document
+        )
 
     def ingest(
         self, paths: Sequence[Path] | None = None, progress: ProgressCallback | None = None, rebuild: bool = False
     ) -> IngestReport:
-        """Sync the index with ``paths`` (default: the configured corpus paths)."""
+        """Sync the index with ``paths`` (default: the configured corpus paths).
+
+        A rebuild re-indexes the files added through the UI or the API as well (the uploads folder is
+        part of the corpus), so they are not dropped with the old index.
+        """
+        folders = list(paths or self.settings.corpus_paths)
         with exclusive_write(self.settings):  # before the index is opened: a waiting process touches no file
             if rebuild:
                 with self._lock:
                     self._index = Index(self.settings, self.embedder.name, self.embedder.dim, rebuild=True)
-            return sync(list(paths or self.settings.corpus_paths), self.index, self.embedder, self.settings, progress)
+                if self.uploads_dir.is_dir() and any(self.uploads_dir.iterdir()):
+                    folders.append(self.uploads_dir)
+            return sync(folders, self._open(create=True), self.embedder, self.settings, progress)
 
     def search(self, query: str, k: int | None = None, mode: Mode | None = None) -> SearchResult:
-        """Ranked passages for ``query``."""
+        """Ranked passages for ``query`` (raises :class:`UsageError` for an empty or over-long query)."""
+        check_question(query, self.settings.answer.max_question_chars)
         return self.retriever.search(query, k=k, mode=mode)
 
     def stream(self, question: str, **options: Any) -> Iterator[AnswerEvent]:
@@ -86,20 +112,31 @@ class Services:
         return collect(self.stream(question, **options))[1]
 
     def documents(self) -> list[DocumentInfo]:
-        """The indexed documents."""
-        return self.index.catalog.documents()
+        """The indexed documents (none when there is no index yet)."""
+        return self.index.catalog.documents() if self.has_index() else []
 
     def document(self, doc_id: str) -> DocumentInfo | None:
-        """One indexed document by id, or None."""
-        return self.index.catalog.document(doc_id)
+        """One indexed document by id, or None (also when there is no index yet)."""
+        return self.index.catalog.document(doc_id) if self.has_index() else None
 
     def counts(self) -> tuple[int, int]:
-        """(documents, passages) in the index."""
-        return self.index.counts()
+        """(documents, passages) in the index ((0, 0) when there is none yet)."""
+        return self.index.counts() if self.has_index() else (0, 0)
 
     def audit(self, deep: bool = False) -> IndexAudit:
         """What is inconsistent in the index (interrupted updates, missing or orphan vectors)."""
         return self.index.audit(deep=deep)
+
+    def chat_model_note(self, backend: str | None = None, model: str | None = None) -> str:
+        """Which model answers for this backend/model choice (raises when none can)."""
+        return self.answerer.chat_model(backend, model)[1]
+
+    def ollama_models(self) -> list[str]:
+        """The models pulled on the configured Ollama (raises ModelUnreachableError when it does not answer)."""
+        from assistant.answer.generate import OllamaServer
+
+        settings = self.settings.ollama
+        return OllamaServer(settings, timeout=settings.connect_timeout).models()
 
     @property
     def uploads_dir(self) -> Path:
@@ -165,6 +202,6 @@ def collect(events: Iterable[AnswerEvent]) -> tuple[str, Answer]:
     return "".join(pieces), final
 
 
-def build_services(settings: Settings) -> Services:
-    """The one function that wires the assistant from its settings."""
-    return Services(settings)
+def build_services(settings: Settings, embedder: CachedEmbedder | None = None) -> Services:
+    """The one function that wires the assistant from its settings (``embedder``: one already loaded)."""
+    return Services(settings, embedder)

@@ -1,6 +1,6 @@
 """Load test: concurrent questions through the web UI's API while an ingest runs, then a table of figures.
 
-    .venv/bin/python scripts/load_test.py [--questions 20] [--documents 30] [--time-limit 600]
+    .venv/bin/python scripts/load_test.py [--questions 20] [--documents 30] [--time-limit 600] [--target api]
 
 Everything happens in a temporary data folder and on the loopback: the shipped corpus is indexed
 first (not measured), the UI is started in this process on a free 127.0.0.1 port, then
@@ -9,6 +9,8 @@ first (not measured), the UI is started in this process on a free 127.0.0.1 port
 come back for its own question. Reported: answers, refusals, failures and busy replies, latency
 percentiles, the ingest's duration, and the process's resident memory (baseline, peak, after).
 Counts and time are bounded; the answer model is the embedded one unless ``--model`` says otherwise.
+``--target api`` does the same through the REST API (``assistant serve``, uvicorn in this process):
+``POST /v1/ask`` for each question while the files are uploaded with ``POST /v1/documents``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import random
 import resource
 import shutil
 import socket
-import statistics
 import sys
 import tempfile
 import threading
@@ -128,17 +129,52 @@ def _ask(url: str, question: str, model: str, deadline: float) -> Outcome:
     return Outcome(question, seconds, "refused" if answer.get("refused") else "answered", answer.get("text", "")[:80])
 
 
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    position = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
-    return ordered[position]
+def _ask_api(url: str, question: str, model: str, deadline: float) -> Outcome:
+    import httpx
+
+    started = time.perf_counter()
+    backend = {"embedded": "embedded", "auto": None}.get(model, "ollama")
+    name = model.removeprefix("ollama:") if backend == "ollama" else None
+    body = {"question": question, "backend": backend, "model": name}
+    try:
+        response = httpx.post(f"{url}/v1/ask", json=body, timeout=max(1.0, deadline - time.monotonic()))
+    except httpx.HTTPError as exc:
+        return Outcome(question, time.perf_counter() - started, "error", f"{type(exc).__name__}: {exc}"[:160])
+    seconds, answer = time.perf_counter() - started, response.json()
+    if response.status_code != 200:
+        error = answer.get("error", {})
+        status = "busy" if "busy" in str(error.get("code")) else "failed"
+        return Outcome(question, seconds, status, f"{response.status_code} {error.get('message', '')}"[:160])
+    if answer.get("question") != question:
+        return Outcome(question, seconds, "mixed", f"got the answer to {answer.get('question')!r}")
+    return Outcome(question, seconds, "refused" if answer.get("refused") else "answered", answer.get("text", "")[:80])
 
 
-def _table(rows: list[tuple[str, str]]) -> str:
-    width = max(len(name) for name, _ in rows)
-    return "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
+def _serve_api(services: Any) -> tuple[str, Any]:
+    """The REST API served by uvicorn on a free loopback port in a thread: (URL, server)."""
+    import uvicorn
+
+    from assistant.api.app import build_api
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(build_api(services), host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    return f"http://127.0.0.1:{port}", server
+
+
+def _upload(url: str, folder: Path) -> dict[str, Any]:
+    """Upload every file of ``folder`` through ``POST /v1/documents``, 20 files a request."""
+    import httpx
+
+    files, added = sorted(folder.iterdir()), 0
+    for start in range(0, len(files), 20):
+        batch = [("files", (f.name, f.read_bytes())) for f in files[start : start + 20]]
+        response = httpx.post(f"{url}/v1/documents", files=batch, timeout=600)
+        response.raise_for_status()
+        added += len(response.json()["added"])
+    return {"added": added, "failed": 0}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="embedded", help="the UI's model choice: embedded, auto, ollama:<name>")
     parser.add_argument("--time-limit", type=float, default=600.0, help="seconds before an unanswered one is an error")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data folder")
+    parser.add_argument("--target", choices=["ui", "api"], default="ui", help="the web UI, or the REST API")
     args = parser.parse_args(argv)
     args.questions = max(1, min(args.questions, MAX_QUESTIONS))
     args.documents = max(0, min(args.documents, MAX_DOCUMENTS))
@@ -159,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.copytree(REPO / "corpus", corpus, ignore=shutil.ignore_patterns("*.jsonl"))
     _write_documents(extra, args.documents)
 
+    from assistant import reports
     from assistant.config import load_settings
     from assistant.services import build_services
     from assistant.web.app import build_app, launch_options
@@ -166,11 +204,16 @@ def main(argv: list[str] | None = None) -> int:
     services = build_services(load_settings(corpus_paths=[corpus]))
     print(f"indexing the shipped corpus into {workdir} …", file=sys.stderr)
     services.ingest()
-    app = build_app(services)
-    app.launch(**{**launch_options(services.settings, port=_free_port()), "prevent_thread_lock": True, "quiet": True})
-    url = str(app.local_url)
+    if args.target == "api":
+        url, api = _serve_api(services)
+        ask = _ask_api
+    else:
+        app = build_app(services)
+        options = launch_options(services.settings, port=_free_port())
+        app.launch(**{**options, "prevent_thread_lock": True, "quiet": True})
+        url, ask = str(app.local_url), _ask
     assert url.startswith("http://127.0.0.1:"), url
-    _ask(url, "Who is OpenAI's COO?", args.model, time.monotonic() + 300)  # warm-up: models loaded
+    ask(url, "Who is OpenAI's COO?", args.model, time.monotonic() + 300)  # warm-up: models loaded
     baseline = _rss_mb()
 
     sampler = MemorySampler()
@@ -180,8 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     def ingest() -> None:
         started = time.perf_counter()
         try:
-            report = services.ingest([extra])
-            ingest_result.update(added=len(report.added), failed=len(report.failed))
+            if args.target == "api":
+                ingest_result.update(_upload(url, extra))
+            else:
+                report = services.ingest([extra])
+                ingest_result.update(added=len(report.added), failed=len(report.failed))
         except Exception as exc:  # reported in the table
             ingest_result["error"] = f"{type(exc).__name__}: {exc}"
         ingest_result["seconds"] = time.perf_counter() - started
@@ -192,27 +238,31 @@ def main(argv: list[str] | None = None) -> int:
     ingester.start()
     outcomes: list[Outcome] = []
     with ThreadPoolExecutor(max_workers=args.questions) as pool:
-        futures = [pool.submit(_ask, url, q, args.model, deadline) for q in _questions(args.questions)]
+        futures = [pool.submit(ask, url, q, args.model, deadline) for q in _questions(args.questions)]
         for future in as_completed(futures):
             outcomes.append(future.result())
     wall = time.perf_counter() - started
     ingester.join(timeout=max(1.0, deadline - time.monotonic()))
     peak = sampler.stop()
-    app.close()
+    if args.target == "api":
+        api.should_exit = True
+    else:
+        app.close()
     after = _rss_mb()
-    consistent = services.index.check_consistency()
+    consistent = services.audit().problems()
 
     latencies = [o.seconds for o in outcomes if o.status in ("answered", "refused")]
     counts = {status: sum(o.status == status for o in outcomes) for status in
               ("answered", "refused", "failed", "busy", "error", "mixed")}  # fmt: skip
+    spread = [reports.percentile(latencies, q) for q in (50, 95, 100)]  # 100: the slowest
     rows = [
         ("questions (concurrent sessions)", str(args.questions)),
         ("answered / refused", f"{counts['answered']} / {counts['refused']}"),
         ("failed / busy / errors", f"{counts['failed']} / {counts['busy']} / {counts['error']}"),
         ("mixed with another session", str(counts["mixed"])),
         ("lost (no reply at all)", str(args.questions - len(outcomes))),
-        ("latency p50 / p95 / max", " / ".join(f"{_percentile(latencies, p):.1f} s" for p in (0.5, 0.95, 1.0))),
-        ("latency mean", f"{statistics.fmean(latencies):.1f} s" if latencies else "-"),
+        ("latency p50 / p95 / max", " / ".join(f"{reports.number(value, 1)} s" for value in spread)),
+        ("latency mean", f"{reports.number(reports.mean(latencies), 1)} s"),
         ("all answers in", f"{wall:.1f} s"),
         (
             "ingest meanwhile",
@@ -222,10 +272,10 @@ def main(argv: list[str] | None = None) -> int:
         ("index consistent afterwards", "yes" if not consistent else "; ".join(consistent)),
         ("resident memory baseline / peak / after", f"{baseline:.0f} / {peak:.0f} / {after:.0f} MB"),
         ("peak RSS (getrusage)", f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"),
-        ("model choice", args.model),
+        ("model choice / target", f"{args.model} / {args.target}"),
         ("CPUs", str(os.cpu_count())),
     ]
-    print(_table(rows))
+    print("\n".join(reports.markdown_table(["figure", "value"], rows, align="lr")))
     for outcome in outcomes:
         if outcome.status not in ("answered", "refused"):
             print(f"  {outcome.status}: {outcome.question[:60]} — {outcome.detail}")

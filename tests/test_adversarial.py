@@ -18,23 +18,18 @@ from typing import Any
 
 import pytest
 from conftest import CLOSED_PORT_URL, CORPUS, shared_gguf, suite_chroma_env
-from fake_ollama import FakeOllama
+from fakes import FakeOllama
 
 from assistant.answer import compose as answer_module
 from assistant.answer.generate import EmbeddedChat, render_plain_prompt
-from assistant.answer.prompts import (
-    REDACTED,
-    format_passages,
-    instruction_spans,
-    looks_like_instruction,
-    redact_instructions,
-)
+from assistant.answer.prompts import format_passages
 from assistant.config import EmbeddedLLMSettings, load_settings
 from assistant.ingest.readers import FileRef, read_document
 from assistant.ingest.sync import IngestReport
 from assistant.models import Answer, Hit
 from assistant.services import Services, build_services
 from assistant.text.sanitize import escape, has_markup, sanitize_model_text, strip_invisible
+from assistant.text.untrusted import REDACTED, instruction_spans, looks_like_instruction, redact_instructions
 
 DATA = Path(__file__).resolve().parent / "data"
 QUESTIONS = [json.loads(line) for line in (DATA / "adversarial_questions.jsonl").read_text().splitlines() if line]

@@ -10,7 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.bench import core as bench
+from assistant.bench import baseline, corpora, report
+from assistant.bench.command import parse_sizes
+from assistant.bench.results import BenchError, Latency
+from assistant.bench.run import BenchOptions, run_bench
+from assistant.bench.vectors import ScaledEmbedder
 from assistant.config import load_settings
 from assistant.index.embedding import CachedEmbedder
 from tests.conftest import CORPUS
@@ -37,37 +41,37 @@ class WordLengthEmbedder:
 
 
 def test_sizes_accept_thousands() -> None:
-    assert bench.parse_sizes("1000, 10k,100K") == [1000, 10_000, 100_000]
+    assert parse_sizes("1000, 10k,100K") == [1000, 10_000, 100_000]
     with pytest.raises(ValueError):
-        bench.parse_sizes("0")
+        parse_sizes("0")
     with pytest.raises(ValueError):
-        bench.parse_sizes(",")
+        parse_sizes(",")
 
 
 def test_remixed_documents_depend_only_on_seed_and_number() -> None:
-    pools = bench._sentence_pools(bench.source_texts(CORPUS))
+    pools = corpora.sentence_pools(corpora.source_texts(CORPUS))
     assert set(pools) == {"en", "it", "fr"}
-    first = [bench.remix_document(n, pools, seed=7) for n in range(100, 130)]
-    assert first == [bench.remix_document(n, pools, seed=7) for n in range(100, 130)]
-    assert first != [bench.remix_document(n, pools, seed=8) for n in range(100, 130)]
+    first = [corpora.remix_document(n, pools, seed=7) for n in range(100, 130)]
+    assert first == [corpora.remix_document(n, pools, seed=7) for n in range(100, 130)]
+    assert first != [corpora.remix_document(n, pools, seed=8) for n in range(100, 130)]
     assert set(Counter(language for language, _ in first)) == {"en", "it", "fr"}
     assert len({text for _, text in first}) == len(first)
 
 
 def test_corpora_are_deterministic_prefixes(tmp_path: Path) -> None:
     settings = load_settings()
-    a = bench.build_corpora([150, 300], tmp_path / "a", settings, CORPUS, seed=7)
-    b = bench.build_corpora([300], tmp_path / "b", settings, CORPUS, seed=7)
-    small, large, again = bench.corpus_info(a[150]), bench.corpus_info(a[300]), bench.corpus_info(b[300])
+    a = corpora.build_corpora([150, 300], tmp_path / "a", settings, CORPUS, seed=7)
+    b = corpora.build_corpora([300], tmp_path / "b", settings, CORPUS, seed=7)
+    small, large, again = corpora.corpus_info(a[150]), corpora.corpus_info(a[300]), corpora.corpus_info(b[300])
     assert small.chunks >= 150 and large.chunks >= 300
     assert large.files[: len(small.files)] == small.files  # a smaller corpus is a prefix of a larger one
     assert again.files == large.files
     for name, _ in large.files:
         assert (a[300] / name).read_bytes() == (b[300] / name).read_bytes()
-    names, texts = bench.leading_chunks(a[300], 40, settings)
+    names, texts = corpora.leading_chunks(a[300], 40, settings)
     assert len(texts) >= 40 and names == [name for name, _ in large.files[: len(names)]]
     modified = (a[300] / "corpus.json").stat().st_mtime_ns
-    bench.build_corpora([300], tmp_path / "a", settings, CORPUS, seed=7)  # current: reused, not rewritten
+    corpora.build_corpora([300], tmp_path / "a", settings, CORPUS, seed=7)  # current: reused, not rewritten
     assert (a[300] / "corpus.json").stat().st_mtime_ns == modified
 
 
@@ -75,7 +79,7 @@ def test_scaled_embedder_keeps_real_vectors_and_perturbs_the_rest(tmp_path: Path
     inner = WordLengthEmbedder()
     real = CachedEmbedder(inner, tmp_path / "cache.sqlite")
     real_texts = ["the cat sat on the mat", "a much longer sentence with several words", "short one"]
-    scaled = bench.ScaledEmbedder(real, real_texts, noise=0.5)
+    scaled = ScaledEmbedder(real, real_texts, noise=0.5)
     others = ["an unseen text of the corpus", "another unseen passage"]
     vectors = scaled.embed_passages([real_texts[1], *others])
     assert np.allclose(vectors[0], inner.embed_passages([real_texts[1]])[0])
@@ -85,14 +89,14 @@ def test_scaled_embedder_keeps_real_vectors_and_perturbs_the_rest(tmp_path: Path
     pool = inner.embed_passages(real_texts)
     assert (pool @ vectors[1:].T).max(axis=0).min() > 0.8  # each lies near one real vector
     assert real.embedded_count == len(real_texts)  # the model saw only the real texts
-    with pytest.raises(bench.BenchError):
-        bench.ScaledEmbedder(real, [])
+    with pytest.raises(BenchError):
+        ScaledEmbedder(real, [])
 
 
 def test_llama_index_adapter_serves_a_vector_store_index() -> None:
     from llama_index.core import Document, VectorStoreIndex
 
-    adapter = bench.llama_index_embedding(WordLengthEmbedder(), batch_size=2)
+    adapter = baseline.llama_index_embedding(WordLengthEmbedder(), batch_size=2)
     docs = [Document(text="tiny cat"), Document(text="extraordinarily sophisticated conversations")]
     index = VectorStoreIndex.from_documents(docs, embed_model=adapter)
     assert len(adapter.texts) == 2
@@ -102,15 +106,15 @@ def test_llama_index_adapter_serves_a_vector_store_index() -> None:
 
 
 def test_latency_percentiles() -> None:
-    figures = bench.latency([float(x) for x in range(1, 101)])
+    figures = Latency.of([float(x) for x in range(1, 101)])
     assert figures.n == 100 and figures.p50_ms == pytest.approx(50.5) and figures.p95_ms == pytest.approx(95.05)
-    assert bench.latency([]).n == 0
+    assert Latency.of([]).n == 0
 
 
 @pytest.mark.slow
 def test_tiny_benchmark_end_to_end(tmp_path: Path) -> None:
     settings = load_settings(eval={"questions": CORPUS / "questions.jsonl"})
-    options = bench.BenchOptions(
+    options = BenchOptions(
         sizes=[200],
         out_dir=tmp_path / "out",
         work_dir=tmp_path / ".data" / "bench",  # as by default: under a hidden folder
@@ -119,8 +123,9 @@ def test_tiny_benchmark_end_to_end(tmp_path: Path) -> None:
         sample_chunks=6,
         rounds=1,
         ask_modes=("extractive",),
+        startup_runs=1,
     )
-    result = bench.run_bench(settings, options)
+    result = run_bench(settings, options)
 
     assert [t.pipeline for t in result.throughput] == [
         "raw embedding engine",
@@ -145,10 +150,17 @@ def test_tiny_benchmark_end_to_end(tmp_path: Path) -> None:
     assert size.hybrid_with_embedding.p50_ms > size.hybrid.p50_ms
     assert [(a.mode, a.state) for a in size.ask] == [("extractive", "cold"), ("extractive", "warm")]
     assert all(a.total_ms > 0 for a in size.ask)
+    assert [s.name for s in size.startup] == ["help", "search", "ask", "doctor"]
+    assert all(len(s.run_seconds) == 1 and s.median_s > 0 for s in size.startup)
+    assert result.startup_launcher and "assistant" in result.startup_launcher
 
-    paths = bench.write_reports(result, options.out_dir)
+    paths = report.write_reports(result, options.out_dir)
     markdown = paths.markdown.read_text(encoding="utf-8")
     assert "SYNTHETIC" in markdown and "| raw embedding engine |" in markdown
+    assert "## Start-up: whole-process wall time" in markdown
     payload = json.loads(paths.json.read_text(encoding="utf-8"))
-    assert payload["sizes"][0]["chunks"] == size.chunks and len(payload["targets"]) == 6
-    assert paths.plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert payload["sizes"][0]["chunks"] == size.chunks and len(payload["targets"]) == 9
+    assert payload["sizes"][0]["startup"][0]["command"] == "assistant --help"
+    help_check = next(t for t in payload["targets"] if "--help" in t["target"])
+    assert help_check["figure"] == size.startup[0].median_s  # measured at any size; search and ask need 10k
+    assert paths.chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

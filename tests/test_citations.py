@@ -1,145 +1,29 @@
-from collections.abc import Sequence
-from pathlib import Path
+"""Citation checks: markers against passages, support, strict mode, and claims across languages."""
 
-import numpy as np
+from __future__ import annotations
+
 import pytest
-
-from assistant.answer.citations import (
-    SUPPORT_THRESHOLD,
-    VerifiedAnswer,
-    extract_markers,
-    find_quote,
-    strip_markers,
-    verify_citations,
+from fakes.passages import (
+    DATE_CLAIM,
+    FR_DOC,
+    IT_DOC,
+    IT_DOC_2,
+    LIGHTCAP,
+    LIGHTCAP_SENTENCE,
+    assert_quotes_verbatim,
+    document,
+    fake_similarity,
+    paragraph_hit,
+    slice_hit,
 )
+
+from assistant.answer.citations import SUPPORT_THRESHOLD, find_quote, verify_citations
 from assistant.models import Hit
-from assistant.text.sentences import words
 
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
-IT_DOC = "000_9054f5f7106c5075.txt"  # Italian: Sora's launch, the studios, the unions, Lightcap
-IT_DOC_2 = "001_bfcfb1f07bcdb431.txt"  # Italian: OpenAI meets Hollywood
-FR_DOC = "004_5eaa805196ca9fd9.txt"  # French: why Sora's release was delayed
-
-LIGHTCAP = "Brad Lightcap, COO di OpenAI, ha dichiarato che “abbiamo lanciato ‘Sora’ troppo presto”"
-LIGHTCAP_SENTENCE = (
-    LIGHTCAP + ", riconoscendo che il modello non era pronto per affrontare le sfide del mercato e le "
-    "esigenze specifiche dell’industria cinematografica."
-)
-DATE_CLAIM = "Dopo la presentazione di “Sora” il 15 febbraio 2024, OpenAI ha avviato trattative con Disney"
-
-
-# --- a small, meaningful stand-in for multilingual-e5 ---------------------------------------------
-
-# Italian and French words mapped to the English concept they express, so that a translation and
-# its original share a bag of concepts.
-# fmt: off
-LEXICON = {
-    "lanciato": "launch", "launched": "launch", "lancio": "launch",
-    "troppo": "too", "presto": "early", "dichiarato": "say", "said": "say",
-    "sindacati": "union", "unions": "union", "cinematografici": "film", "cinematografica": "film",
-    "preoccupazioni": "fear", "temendo": "fear", "feared": "fear", "minare": "undermine",
-    "diritti": "copyright", "autore": "copyright", "ia": "ai", "valore": "value", "umano": "human",
-    "lavoro": "work",
-    "prudent": "cautious", "risques": "risk", "risks": "risk", "securite": "security",
-    "elections": "election", "americaines": "us", "medias": "media",
-}
-# fmt: on
-STOP = set(
-    words(
-        "a an the is was were are of to in on and that he she it by with for about because very would "
-        "di il la le lo che e ha ho abbiamo non era per del della dei dell l un una nel "
-        "de du des les est et en qu quant aux au cette ce a"
-    )
-)
-
-
-def concepts(text: str) -> set[str]:
-    """The English concepts of a text's content words."""
-    return {LEXICON.get(w, w) for w in words(text) if w not in STOP}
-
-
-def fake_similarity(a: Sequence[str], b: Sequence[str]) -> np.ndarray:
-    """Cosine of concept bags, squeezed into e5's range: unrelated ~0.72, same meaning -> 1.0."""
-    out = np.zeros((len(a), len(b)))
-    for i, left in enumerate(a):
-        for j, right in enumerate(b):
-            x, y = concepts(left), concepts(right)
-            cos = len(x & y) / np.sqrt(len(x) * len(y)) if x and y else 0.0
-            out[i, j] = 0.72 + 0.28 * cos
-    return out
-
-
-# --- fixtures ------------------------------------------------------------------------------------
-
-
-def document(doc_id: str) -> str:
-    return (CORPUS / doc_id).read_text(encoding="utf-8")
-
-
-def paragraph_hit(doc_id: str, needle: str, rank: int = 1, language: str = "it") -> Hit:
-    """The paragraph of a corpus document that contains ``needle``, as a retrieved passage."""
-    text = document(doc_id)
-    at = text.index(needle)
-    start = text.rfind("\n", 0, at) + 1
-    end = text.find("\n", at)
-    end = len(text) if end == -1 else end
-    return slice_hit(doc_id, start, end, rank=rank, language=language)
-
-
-def slice_hit(doc_id: str, start: int, end: int, rank: int = 1, language: str = "it") -> Hit:
-    text = document(doc_id)
-    return Hit(
-        rank=rank,
-        chunk_id=f"{doc_id}:{start}",
-        doc_id=doc_id,
-        title=text.splitlines()[0][:40],
-        text=text[start:end],
-        start=start,
-        end=end,
-        language=language,
-        date="2024-03",
-        score=1.0,
-    )
-
-
-@pytest.fixture
-def lightcap() -> Hit:
-    return paragraph_hit(IT_DOC, "Brad Lightcap")
-
-
-@pytest.fixture
-def dates() -> Hit:
-    return paragraph_hit(IT_DOC, "15 febbraio 2024")
-
-
-@pytest.fixture
-def unions() -> Hit:
-    return paragraph_hit(IT_DOC, "sindacati cinematografici")
-
-
-@pytest.fixture
-def security() -> Hit:
-    return paragraph_hit(FR_DOC, "risques de sécurité", language="fr")
-
-
-def assert_quotes_verbatim(result: VerifiedAnswer) -> None:
-    for source in result.sources:
-        doc = document(source.doc_id)
-        assert doc[source.start : source.end] == source.quote
-        assert doc[source.passage_start : source.passage_start + len(source.passage)] == source.passage
-        assert source.quote in source.passage
+pytest_plugins = ["fakes.passage_fixtures"]  # lightcap, dates, unions, security
 
 
 # --- markers -------------------------------------------------------------------------------------
-
-
-def test_extract_markers_reads_bracket_forms() -> None:
-    text = "a [1] b [1, 2][3] c [4-6] d 【7】 e [^8] f [source 9] (in [2024])"
-    assert extract_markers(text) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
-
-
-def test_strip_markers_removes_markers_and_their_space() -> None:
-    assert strip_markers("Sora fu presentato il 15 febbraio [1][2].") == "Sora fu presentato il 15 febbraio."
 
 
 def test_markers_renumbered_in_order_of_first_use(lightcap: Hit, unions: Hit, dates: Hit) -> None:
@@ -213,62 +97,6 @@ def test_paragraph_breaks_are_kept(lightcap: Hit, dates: Hit) -> None:
     assert result.text == f"Ecco cosa dicono le fonti:\n\n{LIGHTCAP} [1]. {DATE_CLAIM} [2].\n\nNon so altro."
 
 
-# --- quotes --------------------------------------------------------------------------------------
-
-
-def test_quote_is_verbatim_and_offsets_point_into_the_document(lightcap: Hit, dates: Hit) -> None:
-    result = verify_citations(f"{DATE_CLAIM} [2]. {LIGHTCAP} [1].", [lightcap, dates])
-    assert len(result.sources) == 2
-    assert_quotes_verbatim(result)
-    doc = document(IT_DOC)
-    assert result.sources[1].quote == LIGHTCAP_SENTENCE
-    assert result.sources[1].start == doc.index(LIGHTCAP_SENTENCE)
-    assert result.sources[1].passage_start == lightcap.start
-    assert (result.sources[1].title, result.sources[1].language, result.sources[1].date) == (
-        lightcap.title,
-        "it",
-        "2024-03",
-    )
-
-
-def test_find_quote_returns_a_span_of_the_passage(lightcap: Hit) -> None:
-    found = find_quote("Brad Lightcap ha detto che hanno lanciato Sora troppo presto", lightcap, None)
-    assert found is not None
-    quote, score = found
-    assert lightcap.text[quote.start : quote.end] == quote.text == LIGHTCAP_SENTENCE
-    assert score >= SUPPORT_THRESHOLD
-
-
-def test_find_quote_on_an_empty_passage(lightcap: Hit) -> None:
-    empty = lightcap.model_copy(update={"text": "  "})
-    assert find_quote(LIGHTCAP, empty, None) is None
-
-
-def test_extractive_answer_scores_about_one(lightcap: Hit) -> None:
-    sentences = [LIGHTCAP_SENTENCE, "Questa autocritica evidenzia la necessità di una valutazione più accurata"]
-    for sentence in sentences:
-        found = find_quote(sentence, lightcap, None)
-        assert found is not None
-        assert found[1] == pytest.approx(1.0)
-        assert sentence in found[0].text
-    # An extractive claim that adds a lead-in still scores ~1 thanks to the verbatim quote.
-    found = find_quote(f"Secondo l’articolo, {LIGHTCAP_SENTENCE}", lightcap, None)
-    assert found is not None and found[1] == pytest.approx(1.0)
-    result = verify_citations(f"{LIGHTCAP_SENTENCE} [1]", [lightcap])
-    assert result.sources[0].quote == LIGHTCAP_SENTENCE
-    assert result.sentences[0].supported
-
-
-def test_two_consecutive_sentences_are_quoted_when_the_claim_spans_both(lightcap: Hit) -> None:
-    claim = (
-        "Brad Lightcap ha dichiarato che Sora è stato lanciato troppo presto e questa autocritica "
-        "evidenzia la necessità di valutare meglio le tempistiche e le capacità tecnologiche"
-    )
-    found = find_quote(claim, lightcap, None)
-    assert found is not None
-    assert found[0].text.startswith("Brad Lightcap") and found[0].text.endswith("nuovi prodotti.")
-
-
 # --- support -------------------------------------------------------------------------------------
 
 
@@ -289,6 +117,21 @@ def test_unsupported_cited_sentence_is_removed_in_strict_mode(lightcap: Hit, dat
     assert result.unsupported == 1
     assert "removed sentence 2: no cited passage supports it" in result.notes
     assert_quotes_verbatim(result)
+
+
+def test_strict_mode_removes_every_sentence_without_a_supporting_quote(lightcap: Hit, dates: Hit) -> None:
+    answer = (
+        f"Secondo i documenti:\n{LIGHTCAP} [1]. OpenAI è stata fondata nel 2015 da Elon Musk [7]. "
+        "Sam Altman ha fondato OpenAI nel 2015 insieme a Ilya Sutskever. Sì. I documenti non dicono altro."
+    )
+    result = verify_citations(answer, [lightcap, dates], strict=True)
+    assert result.text == f"Secondo i documenti:\n{LIGHTCAP} [1]. Sì. I documenti non dicono altro."
+    assert "removed sentence 3: no passage supports it" in result.notes  # its only marker pointed nowhere
+    assert "removed sentence 4: no passage supports it" in result.notes  # unmarked, and nothing supports it
+    assert result.invalid_markers == 1 and result.unsupported == 0
+    assert [s.supported for s in result.sentences] == [True, True, True, True]
+    lenient = verify_citations(answer, [lightcap, dates])
+    assert [s.supported for s in lenient.sentences] == [True, True, False, False, True, True]
 
 
 def test_claim_made_of_names_found_in_the_passage_is_supported(dates: Hit, lightcap: Hit) -> None:

@@ -58,7 +58,7 @@ def test_ingest_lists_text_left_out_as_an_instruction(tmp_path: Path) -> None:
 def test_bad_input_gives_one_line_and_a_usage_exit_code(tmp_path: Path) -> None:
     cases = [
         (["ingest", str(tmp_path / "missing")], "no such file or folder"),
-        (["search", "x", "--mode", "fuzzy"], "unknown mode"),
+        (["search", "x", "--mode", "fuzzy"], "unknown --mode value 'fuzzy' (use hybrid, dense, bm25)"),
         (["search", "x", "--config", str(tmp_path / "nope.toml")], "config file not found"),
     ]
     for args, message in cases:
@@ -69,7 +69,8 @@ def test_bad_input_gives_one_line_and_a_usage_exit_code(tmp_path: Path) -> None:
 
 
 def test_text_from_documents_cannot_style_or_drive_the_terminal(capsys: pytest.CaptureFixture[str]) -> None:
-    from assistant.cli.terminal import AnswerPrinter, print_search_result
+    from assistant.cli.answering import AnswerPrinter
+    from assistant.cli.terminal import print_search_result
     from assistant.models import Answer, Hit, Source
 
     hostile = "[red]Sora[/] \x1b]8;;https://evil.example\x07click\x1b]8;;\x07 \x1b[2J\u200bend"
@@ -87,7 +88,7 @@ def test_text_from_documents_cannot_style_or_drive_the_terminal(capsys: pytest.C
     print_search_result(SearchResult(query="[bold]q[/]", query_language="en", mode="bm25", hits=[hit]))
     source = Source(number=1, doc_id="evil.txt", title=hostile, quote=hostile, start=0, end=9, passage=hostile)
     answer = Answer(question="q", text=f"{hostile} [1]", language="en", sources=[source])
-    AnswerPrinter(stream=False).consume(iter([type("E", (), {"kind": "answer", "answer": answer})()]))
+    AnswerPrinter().consume(iter([type("E", (), {"kind": "answer", "answer": answer})()]))
     printed = capsys.readouterr()
     out = printed.out + printed.err
     assert "\x1b" not in out and "\x07" not in out and "\u200b" not in out

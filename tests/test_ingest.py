@@ -191,3 +191,15 @@ def test_the_suite_uses_its_chroma_mode(corpus: Path, clean_env: Path) -> None:
     services.ingest()
     assert services.settings.chroma.mode == SUITE_CHROMA_MODE
     assert (clean_env / "chroma" / "chroma.sqlite3").exists() == (SUITE_CHROMA_MODE == "embedded")
+
+
+def test_a_bug_is_not_disguised_as_an_unreadable_file(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only reader errors make a file "unreadable": an error of ours stops the sync and shows itself."""
+    import assistant.ingest.sync as sync_module
+
+    def broken_chunker(*args: object) -> None:
+        raise ZeroDivisionError("a bug in the chunker")
+
+    monkeypatch.setattr(sync_module, "chunk_document", broken_chunker)
+    with pytest.raises(ZeroDivisionError, match="a bug in the chunker"):
+        services_for(corpus).ingest()

@@ -1,4 +1,6 @@
-"""The index survives concurrent ingests, kill -9, damaged files, other versions and bad input files.
+"""The index survives concurrent ingests and kill -9; orphan and missing vectors are repaired.
+
+Damaged files and other versions: tests/test_index_damage.py; bad input files: tests/test_index_bad_files.py.
 
 Crashes are real: ingests run as ``assistant ingest`` subprocesses that are killed with SIGKILL,
 and damaged files are damaged on disk. A store is never written by two processes at once here:
@@ -23,8 +25,7 @@ from typer.testing import CliRunner
 
 from assistant.cli.app import Exit, app
 from assistant.config import load_settings
-from assistant.index.catalog import CatalogError
-from assistant.index.core import IndexDamagedError, IndexVersionError, IngestBusyError, exclusive_write
+from assistant.index.core import IngestBusyError, exclusive_write
 from assistant.ingest.chunking import chunk_document
 from assistant.ingest.readers import FileRef, read_document
 from assistant.ingest.sync import ingest_lock
@@ -110,6 +111,13 @@ def assert_consistent(svc: Services) -> None:
         assert [c.text for c in index.catalog.document_chunks(info.doc_id)] == [
             text[c.start : c.end] for c in index.catalog.document_chunks(info.doc_id)
         ]
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    """The CLI in this process: (exit code, stderr)."""
+    result = CliRunner().invoke(app, list(args))
+    assert "Traceback" not in result.output
+    return result.exit_code, result.stderr
 
 
 # -- one ingest at a time ---------------------------------------------------------------------------
@@ -347,203 +355,3 @@ def test_orphan_and_missing_vectors_are_repaired(tmp_path: Path, monkeypatch: py
     assert sorted(report.repaired) == sorted(problems)
     assert report.unchanged == ["report_000.txt", "report_001.txt", "report_002.txt"]
     assert_consistent(svc)
-
-
-# -- damaged files, other versions ----------------------------------------------------------------
-
-
-def invoke(*args: str) -> tuple[int, str]:
-    """The CLI in this process: (exit code, stderr)."""
-    result = CliRunner().invoke(app, list(args))
-    assert "Traceback" not in result.output
-    return result.exit_code, result.stderr
-
-
-@pytest.mark.parametrize("damage", ["truncated", "overwritten"])
-def test_damaged_catalog_is_reported_and_rebuild_recovers(
-    tmp_path: Path, clean_env: Path, monkeypatch: pytest.MonkeyPatch, damage: str
-) -> None:
-    small_chunks(monkeypatch)
-    corpus = tmp_path / "corpus"
-    write_reports(corpus, 3, 2)
-    assert cli("ingest", "-q", str(corpus)).returncode == 0  # its exit checkpoints the catalog into one file
-    catalog = clean_env / "index" / "catalog.sqlite"
-    size = catalog.stat().st_size
-    with catalog.open("r+b") as handle:
-        if damage == "truncated":
-            handle.truncate(size // 2)
-        else:
-            handle.seek(size // 3)
-            handle.write(os.urandom(8192))
-
-    with pytest.raises(CatalogError, match=r"catalog .* is damaged .*assistant ingest --rebuild"):
-        _ = services().index
-    code, stderr = invoke("search", "inspector Quill2")
-    assert code == Exit.INDEX and "assistant ingest --rebuild" in stderr
-
-    assert invoke("ingest", "--rebuild", "-q", str(corpus))[0] == 0
-    svc = services()
-    assert svc.index.counts()[0] == 3 and "Quill2 " in svc.search("inspector Quill2", k=1, mode="bm25").hits[0].text
-    assert_consistent(svc)
-
-
-PAD_STORE = textwrap.dedent(
-    """
-    import sys
-    import chromadb
-    import numpy as np
-    from chromadb.config import Settings
-
-    client = chromadb.PersistentClient(path=sys.argv[1], settings=Settings(anonymized_telemetry=False))
-    collection = client.get_collection(sys.argv[2])
-    vectors = np.random.default_rng(0).normal(size=(1200, 384))
-    ids, metadatas = [f"pad{i}" for i in range(1200)], [{"doc_id": "pad"}] * 1200
-    collection.add(ids=ids, embeddings=vectors.tolist(), metadatas=metadatas)
-    """
-)
-
-
-@pytest.mark.embedded_only
-def test_a_store_that_crashes_chroma_is_reported_not_inherited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Random bytes in Chroma's HNSW file make chromadb segfault: only the checking child process dies."""
-    small_chunks(monkeypatch)
-    corpus = tmp_path / "corpus"
-    write_reports(corpus, 3, 1)
-    assert cli("ingest", "-q", str(corpus)).returncode == 0
-    settings = load_settings()
-    # more than 1000 vectors: Chroma then keeps (and reads) an HNSW file on disk
-    subprocess.run([sys.executable, "-c", PAD_STORE, str(settings.chroma_path), "documents"], check=True, timeout=120)
-    (hnsw,) = settings.chroma_path.glob("*/data_level0.bin")
-    hnsw.write_bytes(random.Random(0).randbytes(hnsw.stat().st_size))
-
-    crashed = r"vector store .* is damaged: opening it crashed the checking process \(SIG\w+\); run `assistant"
-    with pytest.raises(IndexDamagedError, match=crashed):
-        _ = services().index
-    code, stderr = invoke("search", "inspector Quill1")  # remembered: not probed again while the files are unchanged
-    assert code == Exit.INDEX and "crashed" in stderr and "assistant ingest --rebuild" in stderr
-
-    assert invoke("ingest", "--rebuild", "-q", str(corpus))[0] == 0
-    svc = services()
-    assert "Quill1 " in svc.search("inspector Quill1", k=1, mode="bm25").hits[0].text
-    assert_consistent(svc)
-
-
-@pytest.mark.embedded_only
-def test_a_store_that_lost_its_data_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A truncated chroma.sqlite3 opens as an empty store: the catalog's chunks show that it lost them."""
-    corpus = tmp_path / "corpus"
-    write_reports(corpus, 2, 1)
-    assert cli("ingest", "-q", str(corpus)).returncode == 0
-    (load_settings().chroma_path / "chroma.sqlite3").write_bytes(b"")
-    with pytest.raises(IndexDamagedError, match=r"holds no vectors but the catalog lists \d+ chunks.*--rebuild"):
-        _ = services().index
-
-
-@pytest.mark.embedded_only
-@pytest.mark.parametrize(("key", "value"), [("schema_version", "0"), ("chromadb_series", "0.4")])
-def test_index_of_another_version_is_refused_untouched(tmp_path: Path, key: str, value: str) -> None:
-    corpus = tmp_path / "corpus"
-    write_reports(corpus, 2, 1)
-    assert cli("ingest", "-q", str(corpus)).returncode == 0
-    settings = load_settings()
-    with sqlite3.connect(settings.index_dir / "catalog.sqlite") as db:
-        db.execute("UPDATE manifest SET value = ? WHERE key = ?", (value, key))
-    db.close()
-    before = files_under(settings.chroma_path)
-
-    with pytest.raises(IndexVersionError, match=rf"written with {key}={value} .*assistant ingest --rebuild"):
-        _ = services().index
-    code, stderr = invoke("ask", "--backend", "embedded", "What did inspector Quill1 count?")
-    assert code == Exit.INDEX and f"{key}={value}" in stderr
-    assert files_under(settings.chroma_path) == before, "the refused store was not opened (nor migrated)"
-
-    assert invoke("ingest", "--rebuild", "-q", str(corpus))[0] == 0
-    assert services().index.catalog.manifest()[key] != value
-
-
-# -- bad files ------------------------------------------------------------------------------------
-
-
-def test_bad_files_are_reported_by_name_skipped_and_lose_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """What tests/test_ingest.py does not cover: whitespace, size limit, undecodable names, symlink loops."""
-    corpus = tmp_path / "corpus"
-    write_reports(corpus, 2, 1)
-    assert invoke("ingest", "-q", str(corpus))[0] == 0
-    before = services().index.catalog.all_chunk_ids()
-
-    monkeypatch.setenv("ASSISTANT_INGEST__MAX_FILE_MB", "0.001")  # 1048 bytes
-    (corpus / "blank.txt").write_text("  \n\t \r\n   \n")
-    (corpus / "huge.txt").write_text("A long report about ferries in Porto. " * 40)
-    (corpus / "report_001.txt").write_text(report_text(1, 1) + "More ferries were counted this year. " * 40)
-    (corpus / "Résumé des ponts de Zürich — été 2024.md").write_text("# Ponts\n\nZürich compte 1234 ponts selon Ève.\n")
-    os.symlink("loop.txt", corpus / "loop.txt")
-    (corpus / "sub").mkdir()
-    os.symlink("..", corpus / "sub" / "up")
-    undecodable = os.fsencode(corpus) + b"/caf\xe9 menu.txt"
-    with open(undecodable, "wb") as handle:
-        handle.write(b"Espresso costs one euro in the bar near the station.\n")
-
-    code, stderr = invoke("ingest", str(corpus))
-    assert code == Exit.SOME_FILES_FAILED
-    reasons = {line.split(": ", 1)[0].removeprefix("skipped "): line for line in stderr.splitlines()}
-    expected = {
-        "blank.txt": "empty file",
-        "huge.txt": "too large",
-        "report_001.txt": "too large",
-        "loop.txt": "broken link or not a regular file",
-        "up": "symlink loop",
-        "caf\\xe9 menu.txt": "not valid UTF-8",
-    }
-    for name, reason in expected.items():
-        line = next((line for path, line in reasons.items() if path.endswith(name)), "")
-        assert reason in line, (name, stderr)
-    svc = services()
-    assert before <= svc.index.catalog.all_chunk_ids(), "the old version of the file now too large is kept"
-    assert svc.index.catalog.document("Résumé des ponts de Zürich — été 2024.md") is not None
-    assert "1234" in svc.search("Combien de ponts à Zürich ?", k=1).hits[0].text
-
-
-def test_size_is_checked_before_reading_and_a_vanished_file_is_skipped(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    corpus = tmp_path / "corpus"
-    write_reports(corpus, 3, 1)
-    svc = services()
-    svc.ingest([corpus])
-    big = corpus / "report_000.txt"  # indexed, then grows past the limit
-    big.write_text(report_text(0, 1) + "Ferries. " * 300)
-    (corpus / "new_big.txt").write_text("Ferries. " * 300)
-    (corpus / "zz_vanishing.txt").write_text("This file is deleted before it is read.")
-    limited = svc.settings.model_copy(update={"ingest": svc.settings.ingest.model_copy(update={"max_file_mb": 0.001})})
-    svc = build_services(limited)
-
-    opened: list[str] = []
-    real_open, real_read = Path.open, Path.read_bytes
-
-    def spy_open(self: Path, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
-        opened.append(self.name)
-        return real_open(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    def spy_read(self: Path) -> bytes:
-        opened.append(self.name)
-        return real_read(self)
-
-    monkeypatch.setattr(Path, "open", spy_open)
-    monkeypatch.setattr(Path, "read_bytes", spy_read)
-
-    def vanish(name: str, done: int, total: int, chunks: int) -> None:
-        (corpus / "zz_vanishing.txt").unlink(missing_ok=True)
-
-    report = svc.ingest([corpus], progress=vanish)
-    failed = {Path(f.path).name: f.reason for f in report.failed}
-    assert failed == {
-        "report_000.txt": failed["report_000.txt"],
-        "new_big.txt": failed["new_big.txt"],
-        "zz_vanishing.txt": "file disappeared",
-    }
-    assert "too large" in failed["report_000.txt"] and "too large" in failed["new_big.txt"]
-    assert "report_000.txt" not in opened and "new_big.txt" not in opened, "over the limit: never read"
-    assert svc.index.catalog.document("report_000.txt") is not None, "its indexed version is kept"
-    assert report.unchanged == ["report_001.txt", "report_002.txt"]

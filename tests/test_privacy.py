@@ -94,7 +94,7 @@ import assistant.cli.app  # noqa: E402
 import assistant.index.vectors  # noqa: E402
 steps["chromadb imported by import"] = "chromadb" in sys.modules
 import assistant.web.app  # noqa: E402
-steps["gradio analytics after import"] = os.environ.get("GRADIO_ANALYTICS_ENABLED")
+steps["gradio imported by import"] = "gradio" in sys.modules
 
 from assistant.config import load_settings  # noqa: E402
 from assistant.services import build_services  # noqa: E402
@@ -102,10 +102,11 @@ from assistant.services import build_services  # noqa: E402
 services = build_services(load_settings(corpus_paths=[corpus]))
 steps["ingest"] = len(services.ingest().added)
 steps["chroma telemetry after ingest"] = os.environ.get("ANONYMIZED_TELEMETRY")
-answer = services.answerer.ask("Who counted the ferries in Trieste?")  # auto: asks Ollama on the loopback first
+answer = services.ask("Who counted the ferries in Trieste?")  # auto: asks Ollama on the loopback first
 steps["ask"] = answer.backend + " " + answer.status
 
 app = assistant.web.app.build_app(services)
+steps["gradio analytics after build"] = os.environ.get("GRADIO_ANALYTICS_ENABLED")
 options = assistant.web.app.launch_options(services.settings, port=port)
 app.launch(**{**options, "prevent_thread_lock": True, "quiet": True})
 try:
@@ -145,9 +146,10 @@ def test_no_connection_leaves_the_loopback(tmp_path: Path) -> None:
     assert result["steps"] == {
         "guard": 2,
         "chromadb imported by import": False,
-        "gradio analytics after import": "False",
+        "gradio imported by import": False,
         "ingest": 2,
         "chroma telemetry after ingest": "False",
         "ask": "embedded complete",
+        "gradio analytics after build": "False",
         "ui ask": "complete",
     }

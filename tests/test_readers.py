@@ -9,7 +9,6 @@ import pytest
 from assistant.ingest.readers import (
     SUPPORTED_EXTENSIONS,
     FileRef,
-    SkippedFile,
     UnreadableFileError,
     discover_files,
     find_date,
@@ -53,95 +52,6 @@ def _minimal_pdf(stream: bytes) -> bytes:
     return pdf
 
 
-# ----------------------------------------------------------------------------- discovery
-
-
-def test_discover_is_recursive_sorted_and_skips_hidden_and_other_types(tmp_path: Path) -> None:
-    (tmp_path / "b").mkdir()
-    (tmp_path / ".hidden").mkdir()
-    for name in ["b/z.txt", "b/a.MD", "a.txt", "page.HTML", ".secret.txt", ".hidden/x.txt", "questions.jsonl"]:
-        (tmp_path / name).write_text("text", encoding="utf-8")
-
-    refs, skipped = discover_files([tmp_path], SUPPORTED_EXTENSIONS)
-
-    assert [ref.doc_id for ref in refs] == ["a.txt", "b/a.MD", "b/z.txt", "page.HTML"]
-    assert all(ref.root == tmp_path for ref in refs)
-    assert refs[1].path == tmp_path / "b" / "a.MD"
-    assert skipped == []
-
-
-def test_discover_accepts_extensions_with_or_without_dot(tmp_path: Path) -> None:
-    (tmp_path / "a.txt").write_text("x", encoding="utf-8")
-    (tmp_path / "b.md").write_text("x", encoding="utf-8")
-    refs, _ = discover_files([tmp_path], ["TXT"])
-    assert [ref.doc_id for ref in refs] == ["a.txt"]
-
-
-def test_discover_single_file_uses_its_folder_as_root(tmp_path: Path) -> None:
-    path = tmp_path / "notes.txt"
-    path.write_text("x", encoding="utf-8")
-    refs, skipped = discover_files([path], SUPPORTED_EXTENSIONS)
-    assert refs == [FileRef(tmp_path, path, "notes.txt")]
-    assert skipped == []
-
-
-def test_discover_reports_an_explicit_file_of_unknown_type(tmp_path: Path) -> None:
-    path = tmp_path / "data.csv"
-    path.write_text("a,b", encoding="utf-8")
-    refs, skipped = discover_files([path], SUPPORTED_EXTENSIONS)
-    assert refs == []
-    assert skipped[0].path == path and ".csv" in skipped[0].reason
-
-
-def test_discover_missing_path_raises(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="nowhere"):
-        discover_files([tmp_path / "nowhere"], SUPPORTED_EXTENSIONS)
-
-
-def test_discover_survives_symlink_loops(tmp_path: Path) -> None:
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "doc.txt").write_text("x", encoding="utf-8")
-    (tmp_path / "sub" / "loop").symlink_to(tmp_path, target_is_directory=True)
-    (tmp_path / "sub" / "self").symlink_to(tmp_path / "sub", target_is_directory=True)
-
-    refs, skipped = discover_files([tmp_path], SUPPORTED_EXTENSIONS)
-
-    assert [ref.doc_id for ref in refs] == ["sub/doc.txt"]
-    assert {(s.path.name, s.reason) for s in skipped} == {("loop", "symlink loop"), ("self", "symlink loop")}
-
-
-def test_discover_follows_symlinks_and_reports_duplicates(tmp_path: Path) -> None:
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "far.txt").write_text("x", encoding="utf-8")
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "linked").symlink_to(outside, target_is_directory=True)
-    (corpus / "alias.txt").symlink_to(outside / "far.txt")
-    (corpus / "broken.txt").symlink_to(tmp_path / "gone.txt")
-
-    refs, skipped = discover_files([corpus], SUPPORTED_EXTENSIONS)
-
-    assert [ref.doc_id for ref in refs] == ["alias.txt"]
-    assert SkippedFile(corpus / "linked" / "far.txt", "same file as alias.txt") in skipped
-    assert any(s.path.name == "broken.txt" for s in skipped)
-
-
-def test_discover_and_read_names_with_spaces_and_accents(tmp_path: Path) -> None:
-    folder = tmp_path / "articoli città"
-    folder.mkdir()
-    path = folder / "perché è così.txt"
-    path.write_text(ITALIAN, encoding="utf-8")
-
-    refs, _ = discover_files([tmp_path], SUPPORTED_EXTENSIONS)
-
-    assert [ref.doc_id for ref in refs] == ["articoli città/perché è così.txt"]
-    document = read_document(refs[0], LIMIT)
-    assert document.text == ITALIAN
-    assert document.info.doc_id == "articoli città/perché è così.txt"
-    assert document.info.path == str(path)
-
-
 # ----------------------------------------------------------------------------- plain text
 
 
@@ -177,6 +87,25 @@ def test_latin1_when_cp1252_cannot_decode(tmp_path: Path) -> None:
     text, info = _read(path)
     assert text == "caffè \x81 perché"
     assert info["encoding"] == "latin-1"
+
+
+@pytest.mark.parametrize("name", ["notes.md", "notes.txt"])
+def test_a_few_invalid_bytes_keep_the_file_utf8(tmp_path: Path, name: str) -> None:
+    """One stray byte once turned a whole UTF-8 file into cp1252 mojibake ("PerchÃ©")."""
+    path = tmp_path / name
+    good = "# Perché così\n\nIl caffè è buono, la città è bella. " * 20
+    path.write_bytes(good.encode() + b"\xff stray \xe8 bytes\xc3\n" + "Già fatto.".encode())
+    text, info = _read(path)
+    assert text == good + "\ufffd stray \ufffd bytes\ufffd\nGià fatto."
+    assert info["encoding"] == "utf-8 (3 bytes replaced)"
+    assert "Ã" not in text
+
+
+def test_a_bom_keeps_utf8_whatever_the_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "bom.txt"
+    path.write_bytes(b"\xef\xbb\xbfCaff\xe8 e perch\xc3\xa9.")
+    text, info = _read(path)
+    assert text == "Caff\ufffd e perché." and info["encoding"] == "utf-8-sig (1 byte replaced)"
 
 
 def test_utf8_bom_is_removed(tmp_path: Path) -> None:
@@ -423,7 +352,7 @@ def test_utf16_with_bom(tmp_path: Path) -> None:
 def test_importing_does_no_heavy_work() -> None:
     code = (
         "import sys, assistant.ingest.readers, assistant.text.language; "
-        "print(sorted(m for m in ('pypdf', 'docx', 'bs4', 'py3langid') if m in sys.modules))"
+        "print(sorted(m for m in ('pypdf', 'docx', 'bs4', 'lxml', 'py3langid') if m in sys.modules))"
     )
     root = Path(__file__).resolve().parent.parent
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)

@@ -24,13 +24,9 @@ from assistant.config import ConfigError, load_settings
 from assistant.ingest.uploads import safe_file_name, save_uploads
 from assistant.models import Answer, Source
 from assistant.services import Services, build_services
-from assistant.web.app import (
-    Turn,
-    build_app,
-    conversation_html,
-    launch_options,
-    sources_html,
-)
+from assistant.web.app import build_app, launch_options
+from assistant.web.conversation import Turn
+from assistant.web.render import answer_html, conversation_html, sources_html
 
 pytestmark = pytest.mark.server
 
@@ -199,7 +195,10 @@ def test_ten_concurrent_sessions_keep_their_own_answers_and_history(ui_url: str)
     for index, text, conversation, rewritten in results:
         question, expected = SESSION_QUESTIONS[index]
         assert expected.lower() in text.lower(), (question, text)
-        assert rewritten.startswith(question), "the follow-up is rewritten with this session's question"
+        assert rewritten.startswith(f"{FOLLOW_UP} — "), "the follow-up is rewritten with the conversation's topic"
+        borrowed = rewritten.split(" — ", 1)[1].split(", ")
+        own = f"{question} {text}".casefold()
+        assert all(word.casefold() in own for word in borrowed), f"session {index} borrowed another's topic"
         html = conversation.replace("&#x27;", "'").replace("&quot;", '"')
         assert conversation.count('class="msg user"') == 2
         others = [q for i, (q, _) in enumerate(SESSION_QUESTIONS) if i != index and q != question]
@@ -350,7 +349,6 @@ def test_hostile_text_is_never_rendered_as_markup() -> None:
 
 def test_sentences_without_support_are_flagged_on_the_answer() -> None:
     from assistant.models import AnswerSentence
-    from assistant.web.app import answer_html
 
     sentences = [
         AnswerSentence(text="Lightcap è il COO.", citations=[1]),

@@ -13,24 +13,25 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from assistant.answer.citations import VerifiedAnswer, verify_citations
-from assistant.answer.extractive import compose_extractive
+from assistant.answer.citations import VerifiedAnswer, is_refusal, verify_citations
+from assistant.answer.evidence import confidence, gather, refuse
+from assistant.answer.extractive import Quote, compose_extractive
+from assistant.answer.followup import resolve
 from assistant.answer.generate import ChatModel, ModelError, select_chat_model
 from assistant.answer.prompts import (
-    REFUSAL_MARKER,
     answer_messages,
     condense_messages,
     new_nonce,
     phrase,
     render,
 )
-from assistant.models import Answer, Hit, Timings
+from assistant.answer.rank import Ranked, rank
+from assistant.models import Answer, Hit, Source, Timings
 from assistant.text.language import detect_language, language_name
-from assistant.text.lexicon import FOLLOW_UP_OPENERS, PRONOUNS
 from assistant.text.sanitize import sanitize_model_text
 
 if TYPE_CHECKING:
-    from assistant.answer.extractive import QueryEmbedder
+    from assistant.answer.rank import QueryEmbedder
     from assistant.config import Settings
     from assistant.models import DocumentInfo, SearchResult
 
@@ -112,12 +113,17 @@ class Answerer:
         retrieval_ms = (time.perf_counter() - t0) * 1000
         hits = result.hits
         strict_mode = self.settings.answer.strict_citations if strict is None else strict
-        if not _enough_evidence(hits, self.settings.answer.min_evidence):
-            answer = self._refusal(run, chat, resolved_mode, "the best passage is too weak to answer from")
+        ranked = rank(standalone, run.language, hits, self._embedder)
+        score = confidence(gather(standalone, run.language, hits, ranked))
+        strictness = self.settings.answer.strictness
+        if not hits or refuse(score, strictness):
+            why = f"the passages do not back an answer (confidence {score:.2f} < strictness {strictness:.2f})"
+            answer = self._refusal(run, chat, resolved_mode, why)
         elif resolved_mode == "extractive":
-            answer = yield from self._extractive(run, standalone, hits, strict_mode)
+            answer = yield from self._extractive(run, standalone, hits, ranked, strict_mode)
         else:
             answer = yield from self._generative(run, standalone, hits, chat, strict_mode)
+        answer.confidence = score
         answer.backend, answer.model = chat.backend, chat.model if resolved_mode == "generative" else "extractive"
         answer.standalone_question = standalone if standalone != question else None
         answer.timings = Timings(
@@ -151,7 +157,7 @@ class Answerer:
         return chosen  # type: ignore[return-value]
 
     def _standalone(self, question: str, history: History, chat: ChatModel, mode: AnswerMode, run: AnswerRun) -> str:
-        """Rewrite a follow-up into a standalone question (by the model, or by carrying the last question)."""
+        """Rewrite a follow-up into a standalone question (by the model, or with the conversation's topic)."""
         if not history:
             return question
         if mode == "generative":
@@ -159,24 +165,22 @@ class Answerer:
             first_line = sanitize_model_text(text).splitlines()[0].strip() if text.strip() else ""
             if 3 <= len(first_line) <= 400:
                 return first_line
-        if not _looks_like_follow_up(question):
-            return question
-        previous = history[-1][0]
-        return f"{previous} {question}"
+        return resolve(question, history, run.language)
 
     def _extractive(
-        self, run: AnswerRun, query: str, hits: list[Hit], strict: bool
+        self, run: AnswerRun, query: str, hits: list[Hit], ranked: list[Ranked], strict: bool
     ) -> Generator[AnswerEvent, None, Answer]:
-        composed = compose_extractive(
-            query, run.language, hits, self._embedder, max_sentences=self.settings.answer.extractive_sentences
-        )
+        most = self.settings.answer.extractive_sentences
+        composed = compose_extractive(query, run.language, ranked, max_sentences=most)
         if composed is None:
-            return self._refusal(run, None, "extractive", "no passage sentence answers the question")
-        text = sanitize_model_text(composed)
+            return self._refusal(run, None, "extractive", "no passage sentence can be quoted")
+        raw, quotes = composed
+        text = sanitize_model_text(raw)
         for piece in _pieces(text):
             self._mark_first_token(run)
             yield AnswerEvent("token", piece)
         verified = verify_citations(text, hits, similarity=self._similarity, strict=strict)
+        _narrow_to_quotes(verified.sources, quotes, hits)
         return self._build(run, verified, hits, "extractive")
 
     def _generative(
@@ -187,7 +191,7 @@ class Answerer:
             return self._refusal(run, chat, "generative", "the model's context is too small for any passage")
         messages = answer_messages(query, run.language, used, new_nonce())
         raw = yield from self._generate(run, chat, messages)
-        if REFUSAL_MARKER in raw:
+        if is_refusal(raw, used, similarity=self._similarity):
             return self._refusal(run, chat, "generative", "the model found no answer in the passages")
         text = sanitize_model_text(raw)
         if text and detect_language(text) != run.language:
@@ -265,20 +269,19 @@ class Answerer:
         )
 
 
-def _looks_like_follow_up(question: str) -> bool:
-    """Short questions, or ones opening with a conjunction or leaning on a pronoun, need the history."""
-    tokens = [t.strip("?!.,;:«»\"'").lower() for t in question.split()]
-    tokens = [t for t in tokens if t]
-    if len(tokens) <= 3:
-        return True
-    return tokens[0] in FOLLOW_UP_OPENERS or bool(PRONOUNS & set(tokens[:4]))
-
-
-def _enough_evidence(hits: list[Hit], threshold: float) -> bool:
-    best = max((h.dense_score for h in hits if h.dense_score is not None), default=None)
-    if best is None:
-        return bool(hits)
-    return best >= threshold
+def _narrow_to_quotes(sources: list[Source], quotes: Sequence[Quote], hits: Sequence[Hit]) -> None:
+    """Point the sources of trimmed quotes at the trimmed text (a verbatim part of the verified quote)."""
+    for quote in quotes:
+        if not (quote.cut_before or quote.cut_after):
+            continue
+        hit = hits[quote.passage - 1]
+        start, end = hit.start + quote.start, hit.start + quote.end
+        for source in sources:
+            if source.doc_id == hit.doc_id and source.start <= start and end <= source.end:
+                offset = start - source.start
+                source.quote = source.quote[offset : offset + end - start]
+                source.start, source.end = start, end
+                break
 
 
 def _pieces(text: str, size: int = 24) -> Iterator[str]:

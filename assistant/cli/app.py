@@ -1,4 +1,9 @@
-"""The ``assistant`` command: a thin shell over :mod:`assistant.services`."""
+"""The ``assistant`` command: a thin shell over :mod:`assistant.services`.
+
+Importing this module is cheap (typer and :mod:`assistant.cli.common`): each command imports what
+it uses when it runs, and the tools' commands (``eval``, ``bench``) are imported only when called
+(:mod:`assistant.cli.group`). Every command also takes ``--data-dir`` and ``--verbose``.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,35 @@ from typing import Annotated, Any
 
 import typer
 
-from assistant.cli.common import ConfigOption, Exit, fail, friendly_errors, run, services_for, settings_or_exit
-from assistant.errors import ConfigError
+from assistant.cli.common import (
+    ConfigOption,
+    Exit,
+    check_choice,
+    check_k,
+    fail,
+    friendly_errors,
+    require_documents,
+    run,
+    services_for,
+    setting_choices,
+    settings_or_exit,
+)
+from assistant.cli.group import AssistantGroup
 
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help="Ask questions about your documents, with citations."
+    cls=AssistantGroup,
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_show_locals=False,
+    help="Ask questions about your documents, with citations.",
 )
+
+KOption = Annotated[
+    int | None,
+    typer.Option("-k", help="Number of passages, 1 to 100 (default: retrieval.top_k).", show_default=False),
+]
+
 
 @app.command()
 def ingest(
@@ -26,18 +54,20 @@ def ingest(
     config: ConfigOption = None,
 ) -> None:
     """Index (sync) documents: new and changed files are indexed, deleted ones removed."""
-    from assistant.cli.terminal import ingest_progress, print_ingest_report
+    from assistant.cli.terminal import ingest_progress, print_ingest_report, shown_name
 
     for path in paths or []:
         if not path.exists():
-            fail(f"no such file or folder: {path}", Exit.USAGE)
+            fail(f"no such file or folder: {shown_name(str(path))}", Exit.USAGE)
 
-    def action(services: Any) -> Any:
+    settings = settings_or_exit(config)
+    with friendly_errors():
+        services = services_for(settings, need_index=False)
         with ingest_progress(enabled=not quiet and sys.stderr.isatty()) as progress:
-            return services.ingest(paths or None, progress=progress, rebuild=rebuild)
-
-    report = run(config, action)
+            report = services.ingest(paths or None, progress=progress, rebuild=rebuild)
     print_ingest_report(report, quiet=quiet)
+    if not quiet:
+        typer.echo(f"index: {shown_name(str(settings.data_dir))} ({settings.data_location.reason})")
     if report.failed:
         raise typer.Exit(Exit.SOME_FILES_FAILED)
 
@@ -45,16 +75,18 @@ def ingest(
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="The question.")],
-    k: Annotated[int | None, typer.Option("-k", help="Number of passages.")] = None,
-    mode: Annotated[str | None, typer.Option("--mode", help="hybrid, dense or bm25.")] = None,
+    k: KOption = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="hybrid, dense or bm25.", show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Show the passages that best match a question."""
     from assistant.cli.terminal import print_search_result
 
-    if mode not in (None, "hybrid", "dense", "bm25"):
-        fail(f"unknown mode {mode!r} (use hybrid, dense or bm25)", Exit.USAGE)
+    check_k(k)
+    check_choice("--mode", mode, setting_choices("retrieval", "mode"))
+    if not query.strip():
+        fail("the query is empty", Exit.USAGE)
     result = run(config, lambda services: services.search(query, k=k, mode=mode))  # type: ignore[arg-type]
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
@@ -65,28 +97,34 @@ def search(
 @app.command()
 def ask(
     question: Annotated[str | None, typer.Argument(help="The question ('-' or nothing: read it from stdin).")] = None,
-    k: Annotated[int | None, typer.Option("-k", help="Number of passages to retrieve.")] = None,
-    backend: Annotated[str | None, typer.Option("--backend", help="auto, ollama or embedded.")] = None,
+    k: KOption = None,
+    backend: Annotated[
+        str | None, typer.Option("--backend", help="auto, ollama or embedded.", show_default=False)
+    ] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", help="Ollama model name, or a GGUF path.")] = None,
-    mode: Annotated[str | None, typer.Option("--mode", help="auto, generative or extractive.")] = None,
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="auto, generative or extractive.", show_default=False)
+    ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Remove sentences no passage supports.")] = False,
     pull: Annotated[bool, typer.Option("--pull", help="Pull the Ollama model first if it is missing.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON (no streaming).")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Answer a question from the documents, with verified citations."""
-    from assistant.cli.terminal import AnswerPrinter
+    from assistant.cli.answering import AnswerPrinter
 
-    text = question if question not in (None, "-") else sys.stdin.read()
+    check_k(k)
+    check_choice("--backend", backend, setting_choices("llm", "backend"))
+    check_choice("--mode", mode, setting_choices("answer", "mode"))
+    text = question if question not in (None, "-") else sys.stdin.read().strip()
     if not text or not text.strip():
         fail("no question given (pass it as an argument or on stdin)", Exit.USAGE)
-    printer = AnswerPrinter(stream=not as_json)
 
     def action(services: Any) -> Any:
+        events = services.stream(text, k=k, mode=mode, backend=backend, model=model, strict=strict or None)
         if pull:
             _pull_model(services, model)
-        events = services.answerer.stream(text, k=k, mode=mode, backend=backend, model=model, strict=strict or None)
-        return printer.consume(events)
+        return AnswerPrinter(stream=not as_json).consume(events)
 
     answer = run(config, action)
     if as_json:
@@ -107,12 +145,13 @@ def _pull_model(services: Any, model: str | None) -> None:
 
 @app.command()
 def doctor(config: ConfigOption = None) -> None:
-    """Check Ollama, the embedded model, the index and the settings in use."""
+    """Check the data directory, Ollama, the embedded model, the index and the settings in use."""
     from assistant.cli.terminal import print_checks
     from assistant.doctor import run_checks
 
     settings = settings_or_exit(config)
-    checks = run_checks(services_for(settings))
+    with friendly_errors():
+        checks = run_checks(services_for(settings, need_index=False))
     print_checks(checks)
     if any(c.status == "fail" for c in checks):
         raise typer.Exit(Exit.INDEX)
@@ -121,30 +160,34 @@ def doctor(config: ConfigOption = None) -> None:
 @app.command()
 def ui(
     host: Annotated[str | None, typer.Option("--host", help="Address to listen on (default 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option("--port", help="Port (default 7860).")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port, 1 to 65535 (default 7860).")] = None,
     share: Annotated[bool, typer.Option("--share", help="Public Gradio link (needs a login).")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Serve the web UI (http://127.0.0.1:7860 by default)."""
-    from assistant.web.app import launch
-
     settings = settings_or_exit(config)
+    _check_port(host or settings.ui.host, settings.ui.port if port is None else port)
+    with friendly_errors():
+        services = services_for(settings)
+        require_documents(services)
+        from assistant.web.app import launch
+
+        launch(services, host=host, port=port, share=share or None)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Exit 2 with one line unless ``port`` is valid and free on ``host`` (as the server would bind it)."""
+    import socket
+
+    if not 1 <= port <= 65535:
+        fail(f"--port must be between 1 and 65535, not {port}", Exit.USAGE)
     try:
-        with friendly_errors():
-            launch(services_for(settings), host=host, port=port, share=share or None)
-    except ConfigError as exc:
-        fail(str(exc), Exit.USAGE)
-
-
-def _register_commands() -> None:
-    from assistant.bench.core import register as register_bench
-    from assistant.cli.evaluate import register as register_eval
-
-    register_eval(app)
-    register_bench(app)
-
-
-_register_commands()
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", Exit.USAGE)
 
 
 def main() -> None:

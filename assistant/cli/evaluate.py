@@ -1,4 +1,4 @@
-"""The ``assistant eval`` command: a thin shell over :mod:`assistant.evaluation.core`."""
+"""The ``assistant eval`` command: a thin shell over :mod:`assistant.evaluation` and the services."""
 
 from __future__ import annotations
 
@@ -6,17 +6,18 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
 from assistant.cli.common import ConfigOption
 
 if TYPE_CHECKING:
-    from assistant.evaluation.core import EvalResult, Progress
+    from assistant.evaluation.result import EvalResult
+    from assistant.evaluation.run import Progress
+    from assistant.services import Services
 
-BACKENDS = ("auto", "ollama", "embedded")
-ANSWER_MODES = ("auto", "generative", "extractive")
+HALVES = ("all", "tune", "report")
 
 
 def register(app: typer.Typer) -> None:
@@ -32,12 +33,21 @@ def eval_command(
     questions: Annotated[
         Path | None, typer.Option("--questions", help="JSON Lines question set (default: settings eval.questions).")
     ] = None,
+    corpus: Annotated[
+        Path | None,
+        typer.Option(
+            "--corpus",
+            help="Grade on this folder: it is indexed (synced) in <data_dir>/eval/<hash> of its own "
+            "(default: the configured index).",
+        ),
+    ] = None,
+    half: Annotated[str, typer.Option("--half", help="tune, report or all: the questions of one half.")] = "all",
     retrieval_only: Annotated[
         bool, typer.Option("--retrieval-only", help="Grade retrieval only: no model, takes seconds.")
     ] = False,
     backend: Annotated[str | None, typer.Option("--backend", help="auto, ollama or embedded.")] = None,
     mode: Annotated[str | None, typer.Option("--mode", help="auto, generative or extractive.")] = None,
-    k: Annotated[int | None, typer.Option("-k", min=1, help="Passages retrieved per question.")] = None,
+    k: Annotated[int | None, typer.Option("-k", help="Passages retrieved per question.")] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Report folder (default: settings eval.output_dir).")
     ] = None,
@@ -57,71 +67,104 @@ def eval_command(
         float | None, _threshold("--max-false-refusals", "Maximum share of false refusals")
     ] = None,
     min_fact_recall: Annotated[float | None, _threshold("--min-fact-recall", "Minimum fact recall")] = None,
+    gate_language: Annotated[
+        list[str] | None,
+        typer.Option("--gate-language", help="Also gate this question language's own figures (repeatable)."),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Grade retrieval, answers, citations and refusals on a question set; exit 9 when a gate is crossed."""
-    from assistant.cli.common import Exit, fail, friendly_errors, services_for, settings_or_exit
-    from assistant.evaluation import core as evaluation
+    from assistant.cli.common import (
+        Exit,
+        check_choice,
+        check_k,
+        fail,
+        friendly_errors,
+        require_documents,
+        services_for,
+        setting_choices,
+        settings_or_exit,
+    )
+    from assistant.errors import BaselineError, QuestionSetError
+    from assistant.evaluation.corpus import corpus_settings
+    from assistant.evaluation.gates import load_baseline
+    from assistant.evaluation.questions import load_questions
+    from assistant.evaluation.run import HalfChoice, run_eval, select
 
     settings = settings_or_exit(config)
-    _check_choice("backend", backend, BACKENDS)
-    _check_choice("mode", mode, ANSWER_MODES)
+    check_choice("--backend", backend, setting_choices("llm", "backend"))
+    check_choice("--mode", mode, setting_choices("answer", "mode"))
+    check_choice("--half", half, HALVES)
+    check_k(k)
+    if corpus is not None and not corpus.is_dir():
+        fail(f"--corpus: not a folder: {corpus}", Exit.USAGE)
     overrides = {
         "min_hit5": min_hit5, "min_mrr": min_mrr, "min_marker_validity": min_marker_validity,
         "min_citation_support": min_citation_support, "min_correct_refusals": min_correct_refusals,
         "max_false_refusals": max_false_refusals, "min_fact_recall": min_fact_recall,
     }  # fmt: skip
     thresholds = settings.eval.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    questions_file = questions or settings.eval.questions
     try:
-        items = evaluation.load_questions(questions or settings.eval.questions)
+        items = load_questions(questions_file)
         if baseline is not None:
-            evaluation.load_baseline(baseline)
-    except (evaluation.QuestionSetError, evaluation.BaselineError) as exc:
+            load_baseline(baseline)
+    except (QuestionSetError, BaselineError) as exc:
         fail(str(exc), Exit.USAGE)
+    if not select(items, cast(HalfChoice, half)):
+        fail(f"no question of {questions_file} is in the {half} half", Exit.USAGE)
     with friendly_errors():
-        services = services_for(settings)
-        _check_index(services)
+        if corpus is None:
+            services = services_for(settings)
+        else:
+            services = services_for(corpus_settings(settings, corpus), need_index=False)
+            _index_corpus(services, corpus)
+        require_documents(services)
         with eval_progress(enabled=sys.stderr.isatty()) as progress:
-            result = evaluation.run_eval(
-                services, items, retrieval_only=retrieval_only, k=k, mode=mode, backend=backend, progress=progress
-            )
-    result.questions_file = str(questions or settings.eval.questions)
-    _report(result, out or settings.eval.output_dir, baseline, thresholds)
+            result = run_eval(
+                services, items, half=cast(HalfChoice, half), corpus=corpus.resolve() if corpus else None,
+                retrieval_only=retrieval_only, k=k, mode=mode, backend=backend, progress=progress,
+            )  # fmt: skip
+    result.questions_file = str(questions_file)
+    _report(result, out or settings.eval.output_dir, baseline, thresholds, gate_language or [])
 
 
-def _check_choice(option: str, value: str | None, choices: tuple[str, ...]) -> None:
-    from assistant.cli.common import Exit, fail
+def _index_corpus(services: Services, corpus: Path) -> None:
+    """Sync the eval index with ``corpus`` (only changes are embedded) and say what it did, on stderr."""
+    from assistant.cli.terminal import ingest_progress
 
-    if value is not None and value not in choices:
-        fail(f"unknown {option} {value!r} (use {', '.join(choices)})", Exit.USAGE)
+    with ingest_progress(enabled=sys.stderr.isatty()) as progress:
+        report = services.ingest([corpus], progress=progress)
+    for failed in report.failed:
+        typer.echo(f"warning: skipped {failed.path}: {failed.reason}", err=True)
+    typer.echo(
+        f"eval index of {corpus} in {services.settings.data_dir}: added {len(report.added)}, "
+        f"updated {len(report.updated)}, unchanged {len(report.unchanged)}, removed {len(report.removed)}; "
+        f"{report.chunks_embedded} passages embedded",
+        err=True,
+    )
 
 
-def _check_index(services: Any) -> None:
-    from assistant.cli.common import Exit, fail
-
-    documents, _ = services.index.counts()
-    if documents == 0:
-        fail(f"the index in {services.settings.data_dir} is empty: run `assistant ingest` first", Exit.INDEX)
-
-
-def _report(result: EvalResult, out_dir: Path, baseline: Path | None, thresholds: Any) -> None:
+def _report(result: EvalResult, out_dir: Path, baseline: Path | None, thresholds: Any, languages: list[str]) -> None:
     """Write the files, print the summary and the differences, and exit 9 naming each crossed gate."""
     from assistant.cli.common import Exit
-    from assistant.evaluation import core as evaluation
+    from assistant.evaluation.gates import check_thresholds, compare
+    from assistant.evaluation.report import render_summary, write_reports
 
     if result.missing_sources:
         typer.echo(f"warning: gold sources not in the index: {', '.join(result.missing_sources)}", err=True)
     answers = result.overall.answers
     if answers is not None and answers.errors:
         typer.echo(f"warning: {answers.errors} answer(s) failed with a model error (see the report)", err=True)
-    failures = [f"threshold: {failure}" for failure in evaluation.check_thresholds(result, thresholds)]
+    failures = [f"threshold: {failure}" for failure in check_thresholds(result, thresholds, languages)]
     differences: list[str] = []
     if baseline is not None:  # read before the reports are written: the baseline may be the same file
-        differences, regressions = evaluation.compare(result, baseline, thresholds.tolerance)
+        differences, regressions = compare(result, baseline, thresholds.tolerance)
         failures += [f"regression: {regression}" for regression in regressions]
-    paths = evaluation.write_reports(result, out_dir)
-    typer.echo(evaluation.render_summary(result))
-    typer.echo(f"wrote {paths.markdown}, {paths.json}, {paths.chart}")
+    files = write_reports(result, out_dir)
+    typer.echo(render_summary(result))
+    written = [*files.paths, *([files.curve] if files.curve else [])]
+    typer.echo("wrote " + ", ".join(str(path) for path in written))
     if baseline is not None:
         typer.echo(f"\nAgainst {baseline}:")
         typer.echo("\n".join(f"  {line}" for line in differences) or "  no differences")

@@ -137,18 +137,22 @@ class BM25Index:
         """Write the index to ``path`` (a ``.npz`` file), atomically."""
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
-        with partial.open("wb") as handle:
-            np.savez(
-                handle,
-                ids=np.asarray(self.ids, dtype=np.str_),
-                terms=np.asarray(self._terms, dtype=np.str_),
-                offsets=self._offsets,
-                docs=self._docs,
-                weights=self._weights,
-                params=np.asarray([self.k1, self.b], dtype=np.float64),
-                stamp=np.asarray(self.stamp, dtype=np.str_),
-            )
-        partial.replace(path)
+        try:
+            with partial.open("wb") as handle:
+                np.savez(
+                    handle,
+                    ids=np.asarray(self.ids, dtype=np.str_),
+                    terms=np.asarray(self._terms, dtype=np.str_),
+                    offsets=self._offsets,
+                    docs=self._docs,
+                    weights=self._weights,
+                    params=np.asarray([self.k1, self.b], dtype=np.float64),
+                    stamp=np.asarray(self.stamp, dtype=np.str_),
+                )
+            partial.replace(path)
+        except BaseException:
+            partial.unlink(missing_ok=True)  # a full disk must not keep a half-written copy
+            raise
 
     @classmethod
     def load(cls, path: Path) -> BM25Index:

@@ -9,15 +9,23 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from assistant.errors import CatalogError
+from assistant.errors import CatalogError, DiskFullError, IngestBusyError, StoreUnavailableError
+from assistant.index.storage import connect_read_only, storage_error, writing
 from assistant.models import Chunk, DocumentInfo
 
 SCHEMA_VERSION = 1
+_REBUILD = "rebuild it with `assistant ingest --rebuild`"
+_DAMAGED_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
+_BUSY_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
+_CATALOG_ID = "SELECT value FROM manifest WHERE key = 'catalog_id'"
+_WRITTEN_HERE: dict[str, str] = {}
+"""The last revision each catalog (by path) was written to by this process."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS manifest (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -34,22 +42,51 @@ CREATE TABLE IF NOT EXISTS pending (doc_id TEXT PRIMARY KEY);
 
 
 class Catalog:
-    """Documents, chunks and tokens of one index."""
+    """Documents, chunks and tokens of one index.
 
-    def __init__(self, path: Path) -> None:
+    ``read_only`` opens the file without ever writing it (for a data directory that cannot be
+    written). When another process replaces the file (``ingest --rebuild``), the next call reads the
+    new one.
+    """
+
+    def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
+        self.generation = 0
+        """How many times the file was found replaced and opened again."""
+        self._reopen_lock = threading.Lock()
+        self._full: DiskFullError | None = None
+        self._identity, self._conn = self._connect()
+
+    def _connect(self) -> tuple[tuple[int, int] | None, sqlite3.Connection]:
+        what = f"the index catalog {self.path}"
         try:
-            self._conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.executescript(_SCHEMA)
-            if self._conn.execute("SELECT 1 FROM manifest WHERE key = 'catalog_id'").fetchone() is None:
-                with self._tx() as db:  # names this catalog, so that files derived from another one never match
-                    db.execute("INSERT OR IGNORE INTO manifest VALUES ('catalog_id', lower(hex(randomblob(8))))")
+            if self.read_only:
+                conn = connect_read_only(self.path)
+            else:
+                try:
+                    with writing(what, self.path):
+                        conn = _connect_read_write(self.path)
+                    self._full = None
+                except DiskFullError as full:
+                    if not self.path.is_file():
+                        raise
+                    # a WAL database cannot even be read when its shared-memory file cannot grow:
+                    # read it as it is, and refuse writes as a full disk until there is space again
+                    conn, self._full = connect_read_only(self.path), full
         except sqlite3.DatabaseError as exc:
-            raise CatalogError(
-                f"the index catalog {path} is damaged ({exc}); rebuild it with `assistant ingest --rebuild`"
-            ) from exc
+            raise _damaged_or_not(exc, self.path) from exc
+        return _identity(self.path), conn
+
+    def _db(self) -> sqlite3.Connection:
+        """The connection, opened again first if the file was replaced since (one ``stat``)."""
+        identity = _identity(self.path)
+        if identity is not None and identity != self._identity:
+            with self._reopen_lock:
+                if _identity(self.path) != self._identity:
+                    self._identity, self._conn = self._connect()
+                    self.generation += 1
+        return self._conn
 
     def close(self) -> None:
         """Close the connection."""
@@ -57,13 +94,19 @@ class Catalog:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._conn:
-            yield self._conn
+        if self._full is not None:
+            with self._reopen_lock:
+                self._identity, self._conn = self._connect()  # is there space again?
+            if self._full is not None:
+                raise self._full
+        db = self._db()
+        with writing(f"the index catalog {self.path}", self.path), db:
+            yield db
 
     # -- manifest --------------------------------------------------------------------------
     def manifest(self) -> dict[str, str]:
         """The versions and embedding model that wrote this index."""
-        return dict(self._conn.execute("SELECT key, value FROM manifest").fetchall())
+        return dict(self._db().execute("SELECT key, value FROM manifest").fetchall())
 
     def write_manifest(self, values: dict[str, str]) -> None:
         """Record the versions and embedding model that wrote this index."""
@@ -73,18 +116,18 @@ class Catalog:
     # -- documents -------------------------------------------------------------------------
     def documents(self) -> list[DocumentInfo]:
         """All indexed documents, by id."""
-        rows = self._conn.execute("SELECT info FROM documents ORDER BY doc_id").fetchall()
+        rows = self._db().execute("SELECT info FROM documents ORDER BY doc_id").fetchall()
         return [DocumentInfo.model_validate_json(row[0]) for row in rows]
 
     def document(self, doc_id: str) -> DocumentInfo | None:
         """One document's record, if indexed."""
-        row = self._conn.execute("SELECT info FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        row = self._db().execute("SELECT info FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
         return DocumentInfo.model_validate_json(row[0]) if row else None
 
     def counts(self) -> tuple[int, int]:
         """(documents, chunks)."""
-        docs = self._conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-        chunks = self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        docs = self._db().execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+        chunks = self._db().execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
         return int(docs), int(chunks)
 
     def revision(self) -> str:
@@ -93,8 +136,15 @@ class Catalog:
         It is the same in every process, so files derived from the chunks (the saved BM25 index)
         can record which content they were built from; reading it is one lookup, cheap per query.
         """
-        rows = dict(self._conn.execute("SELECT key, value FROM manifest WHERE key IN ('catalog_id', 'revision')"))
+        rows = dict(self._db().execute("SELECT key, value FROM manifest WHERE key IN ('catalog_id', 'revision')"))
         return f"{rows.get('catalog_id', '')}:{rows.get('revision', '0')}"
+
+    def written_here(self, revision: str) -> bool:
+        """True when ``revision`` was written by this process (then its other caches are current)."""
+        return _WRITTEN_HERE.get(str(self.path.absolute())) == revision
+
+    def _wrote(self) -> None:
+        _WRITTEN_HERE[str(self.path.absolute())] = self.revision()
 
     # -- journal ---------------------------------------------------------------------------
     def mark_pending(self, *doc_ids: str) -> None:
@@ -104,7 +154,7 @@ class Catalog:
 
     def pending(self) -> list[str]:
         """Documents whose update was interrupted."""
-        return [row[0] for row in self._conn.execute("SELECT doc_id FROM pending ORDER BY doc_id")]
+        return [row[0] for row in self._db().execute("SELECT doc_id FROM pending ORDER BY doc_id")]
 
     def clear_pending(self, doc_id: str) -> None:
         """Forget a pending mark, keeping the document's rows (its update was undone)."""
@@ -128,6 +178,7 @@ class Catalog:
                 db.execute("DELETE FROM pending WHERE doc_id = ?", (info.doc_id,))
             db.execute("INSERT OR REPLACE INTO manifest VALUES ('updated_at', ?)", (stamp,))
             _bump_revision(db)
+        self._wrote()
 
     def delete_document(self, doc_id: str) -> None:
         """Atomically remove a document, its chunks and its pending mark."""
@@ -138,6 +189,7 @@ class Catalog:
             stamp = datetime.now(UTC).isoformat(timespec="seconds")
             db.execute("INSERT OR REPLACE INTO manifest VALUES ('updated_at', ?)", (stamp,))
             _bump_revision(db)
+        self._wrote()
 
     # -- reads -----------------------------------------------------------------------------
     def chunks(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
@@ -146,7 +198,7 @@ class Catalog:
         for start in range(0, len(chunk_ids), 500):
             batch = list(chunk_ids[start : start + 500])
             marks = ",".join("?" * len(batch))
-            rows = self._conn.execute(
+            rows = self._db().execute(
                 "SELECT chunk_id, doc_id, idx, start, end, text, language, title, boilerplate "
                 f"FROM chunks WHERE chunk_id IN ({marks})",
                 batch,
@@ -167,51 +219,86 @@ class Catalog:
 
     def document_chunks(self, doc_id: str) -> list[Chunk]:
         """A document's chunks in order."""
-        ids = [r[0] for r in self._conn.execute("SELECT chunk_id FROM chunks WHERE doc_id = ? ORDER BY idx", (doc_id,))]
+        ids = [r[0] for r in self._db().execute("SELECT chunk_id FROM chunks WHERE doc_id = ? ORDER BY idx", (doc_id,))]
         found = self.chunks(ids)
         return [found[i] for i in ids]
 
     def all_chunk_ids(self) -> set[str]:
         """Every chunk id in the catalog."""
-        return {row[0] for row in self._conn.execute("SELECT chunk_id FROM chunks")}
+        return {row[0] for row in self._db().execute("SELECT chunk_id FROM chunks")}
 
     def chunk_owners(self) -> dict[str, str]:
         """Every chunk id in the catalog, with its document id."""
-        return dict(self._conn.execute("SELECT chunk_id, doc_id FROM chunks").fetchall())
+        return dict(self._db().execute("SELECT chunk_id, doc_id FROM chunks").fetchall())
 
     def chunk_counts(self) -> dict[str, int]:
         """Chunk rows per document id (documents without chunk rows are left out)."""
-        return dict(self._conn.execute("SELECT doc_id, COUNT(*) FROM chunks GROUP BY doc_id").fetchall())
+        return dict(self._db().execute("SELECT doc_id, COUNT(*) FROM chunks GROUP BY doc_id").fetchall())
 
     def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
         """Remove chunk rows by id (rows whose document is gone)."""
         with self._tx() as db:
             db.executemany("DELETE FROM chunks WHERE chunk_id = ?", [(cid,) for cid in chunk_ids])
             _bump_revision(db)
+        self._wrote()
 
     def token_rows(self) -> Iterator[tuple[str, list[str]]]:
         """Each chunk id with its BM25 tokens, read as they are used (the BM25 build holds no copy of them all)."""
-        for chunk_id, tokens in self._conn.execute("SELECT chunk_id, tokens FROM chunks ORDER BY rowid"):
+        for chunk_id, tokens in self._db().execute("SELECT chunk_id, tokens FROM chunks ORDER BY rowid"):
             yield chunk_id, tokens.split()
 
     def check(self) -> None:
-        """Run SQLite's integrity check; raise :class:`CatalogError` if it fails."""
+        """Run SQLite's integrity check; raise :class:`CatalogError` if it finds the file damaged."""
         try:
-            result = self._conn.execute("PRAGMA quick_check").fetchone()[0]
+            result = self._db().execute("PRAGMA quick_check").fetchone()[0]
             if result == "ok":
                 for table in ("manifest", "documents", "chunks", "pending"):
-                    self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
+                    self._db().execute(f"SELECT COUNT(*) FROM {table}").fetchone()
         except sqlite3.DatabaseError as exc:
-            result = str(exc)
+            raise _damaged_or_not(exc, self.path) from exc
         if result != "ok":
-            raise CatalogError(
-                f"the index catalog {self.path} is damaged ({result}); rebuild it with `assistant ingest --rebuild`"
-            )
+            raise CatalogError(f"the index catalog {self.path} is damaged ({result}); {_REBUILD}")
 
 
 def dumps_manifest(values: dict[str, str]) -> str:
     """The manifest as stable JSON (for display)."""
     return json.dumps(values, indent=2, sort_keys=True)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file is at ``path`` (device and inode), or None when there is none."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def _connect_read_write(path: Path) -> sqlite3.Connection:
+    """A connection that may write, to a catalog made (with its schema and id) if it does not exist."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.executescript(_SCHEMA)
+    if conn.execute("SELECT 1 FROM manifest WHERE key = 'catalog_id'").fetchone() is None:
+        with conn:  # names this catalog, so that files derived from another one never match
+            made = conn.execute("INSERT OR IGNORE INTO manifest VALUES ('catalog_id', lower(hex(randomblob(8))))")
+        if made.rowcount:  # this process made it: its first revision is this process's own
+            _WRITTEN_HERE[str(path.absolute())] = f"{conn.execute(_CATALOG_ID).fetchone()[0]}:0"
+    return conn
+
+
+def _damaged_or_not(exc: sqlite3.DatabaseError, path: Path) -> Exception:
+    """What a failure to read the catalog means: damage only when SQLite says the file is damaged."""
+    code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    if code in _DAMAGED_CODES:
+        return CatalogError(f"the index catalog {path} is damaged ({exc}); {_REBUILD}")
+    mapped = storage_error(exc, f"the index catalog {path}", path)
+    if mapped is not None:
+        return mapped
+    if code in _BUSY_CODES:
+        return IngestBusyError(f"the index catalog {path} is locked by another process ({exc}); try again")
+    return StoreUnavailableError(f"cannot open the index catalog {path}: {exc}")
 
 
 def _bump_revision(db: sqlite3.Connection) -> None:

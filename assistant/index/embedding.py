@@ -17,6 +17,7 @@ import numpy as np
 
 from assistant.config import OllamaSettings, Settings
 from assistant.errors import EmbeddingError  # noqa: F401 (re-exported)
+from assistant.index.storage import connect_read_only, is_writable, storage_error
 
 
 class Embedder(Protocol):
@@ -147,6 +148,8 @@ class CachedEmbedder:
         self.name = inner.name
         self.cache_path = cache_path
         self._conn: sqlite3.Connection | None = None
+        self._read_only = False
+        self._unavailable = False
         self.embedded_count = 0  # passages actually sent to the model (not served from cache)
         self._queries: dict[str, np.ndarray] = {}
 
@@ -155,15 +158,32 @@ class CachedEmbedder:
         """Dimension of the wrapped embedder."""
         return self.inner.dim
 
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.cache_path, timeout=30, check_same_thread=False)
-            # A cache: a write lost to a power cut is only computed again, so commits need not wait for
-            # the disk (with the default rollback journal each one took ~14 ms, 15% of a 10k ingest).
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+    def _db(self) -> sqlite3.Connection | None:
+        """The cache, opened on first use; read-only (or None) when its directory cannot be written."""
+        if self._conn is None and not self._unavailable:
+            if not is_writable(self.cache_path.parent):
+                self._read_only = True
+                try:
+                    conn = connect_read_only(self.cache_path)
+                    conn.execute("SELECT 1 FROM vectors LIMIT 1").fetchall()
+                    self._conn = conn
+                except sqlite3.Error:
+                    self._unavailable = True  # no usable cache in a read-only directory: every vector is computed
+                return self._conn
+            try:
+                self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.cache_path, timeout=30, check_same_thread=False)
+                # A cache: a write lost to a power cut is only computed again, so commits need not wait for
+                # the disk (with the default rollback journal each one took ~14 ms, 15% of a 10k ingest).
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+            except (OSError, sqlite3.OperationalError) as exc:
+                if storage_error(exc, str(self.cache_path)) is None:
+                    raise
+                self._unavailable = True  # a full disk: every vector is computed, the index reports the disk
+                return None
+            self._conn = conn
         return self._conn
 
     def _key(self, text: str) -> str:
@@ -197,6 +217,8 @@ class CachedEmbedder:
     def _lookup(self, keys: list[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
         db = self._db()
+        if db is None:
+            return found
         for start in range(0, len(keys), 500):
             batch = keys[start : start + 500]
             marks = ",".join("?" * len(batch))
@@ -207,11 +229,18 @@ class CachedEmbedder:
 
     def _store(self, items: list[tuple[str, np.ndarray]]) -> None:
         db = self._db()
-        with db:
-            db.executemany(
-                "INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)",
-                [(key, np.asarray(vec, dtype=np.float32).tobytes()) for key, vec in items],
-            )
+        if db is None or self._read_only:
+            return
+        try:
+            with db:
+                db.executemany(
+                    "INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)",
+                    [(key, np.asarray(vec, dtype=np.float32).tobytes()) for key, vec in items],
+                )
+        except sqlite3.OperationalError as exc:
+            if storage_error(exc, str(self.cache_path)) is None:
+                raise  # a full disk only costs the cache; anything else is reported
+
 
 
 def build_embedder(settings: Settings) -> CachedEmbedder:

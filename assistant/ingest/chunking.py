@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
+from typing import NamedTuple
 
 from assistant.models import Chunk, LoadedDocument
-from assistant.text.sentences import Span, split_sentences
+from assistant.text.sentences import Span, iter_sentences
 
 # Lines that open a block of related-article teasers or share buttons on news pages. Chunks from
-# there on are tagged as boilerplate (kept and searchable, but ranked lower).
+# there on are tagged as boilerplate (kept and searchable, but ranked lower). The spaces around a
+# marker stay on its line (``\s*`` would run across blank lines from every line start: quadratic).
 _BOILERPLATE_MARKERS = re.compile(
-    r"^\s*(POTREBBE INTERESSARTI|LEGGI ANCHE|ARTICOLI CORRELATI|Share This|Related articles|"
-    r"Read more|Lire aussi|À lire aussi|Sur le même sujet)\s*$",
+    r"^[^\S\n]*+(POTREBBE INTERESSARTI|LEGGI ANCHE|ARTICOLI CORRELATI|Share This|Related articles|"
+    r"Read more|Lire aussi|À lire aussi|Sur le même sujet)[^\S\n]*+$",
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -29,7 +32,7 @@ def chunk_document(doc: LoadedDocument, chunk_size: int, chunk_overlap: int) -> 
     Consecutive chunks share trailing sentences of at most ``chunk_overlap`` characters. Every
     chunk satisfies ``doc.text[chunk.start:chunk.end] == chunk.text``.
     """
-    spans = _bounded_spans(split_sentences(doc.text), chunk_size, doc.text)
+    spans = _bounded_spans(iter_sentences(doc.text), chunk_size, doc.text)
     boilerplate_from = _boilerplate_start(doc.text)
     chunks: list[Chunk] = []
     first = 0
@@ -58,7 +61,7 @@ def chunk_document(doc: LoadedDocument, chunk_size: int, chunk_overlap: int) -> 
     return chunks
 
 
-def _last_fitting(spans: list[Span], first: int, chunk_size: int, boundary: int) -> int:
+def _last_fitting(spans: list[_Bounds], first: int, chunk_size: int, boundary: int) -> int:
     """The last sentence of a chunk: within the size, and never across the boilerplate boundary."""
     last = first
     while last + 1 < len(spans) and spans[last + 1].end - spans[first].start <= chunk_size:
@@ -68,7 +71,7 @@ def _last_fitting(spans: list[Span], first: int, chunk_size: int, boundary: int)
     return last
 
 
-def _next_first(spans: list[Span], first: int, last: int, overlap: int) -> int:
+def _next_first(spans: list[_Bounds], first: int, last: int, overlap: int) -> int:
     """The first sentence of the next chunk: overlap with the tail of this one, but always advance."""
     nxt = last + 1
     while nxt - 1 > first and spans[last].end - spans[nxt - 1].start <= overlap and nxt - 1 > last - 3:
@@ -76,12 +79,19 @@ def _next_first(spans: list[Span], first: int, last: int, overlap: int) -> int:
     return nxt
 
 
-def _bounded_spans(spans: list[Span], chunk_size: int, text: str) -> list[Span]:
+class _Bounds(NamedTuple):
+    """Where a sentence (or a piece of a long one) starts and ends; its text stays in the document."""
+
+    start: int
+    end: int
+
+
+def _bounded_spans(spans: Iterable[Span], chunk_size: int, text: str) -> list[_Bounds]:
     """Split sentences longer than ``chunk_size`` at word boundaries."""
-    out: list[Span] = []
+    out: list[_Bounds] = []
     for span in spans:
         if span.end - span.start <= chunk_size:
-            out.append(span)
+            out.append(_Bounds(span.start, span.end))
             continue
         start = span.start
         while start < span.end:
@@ -89,10 +99,11 @@ def _bounded_spans(spans: list[Span], chunk_size: int, text: str) -> list[Span]:
             if stop < span.end:
                 space = text.rfind(" ", start + chunk_size // 2, stop)
                 stop = space if space > start else stop
-            piece = text[start:stop].strip()
-            lead = len(text[start:stop]) - len(text[start:stop].lstrip())
-            if piece:
-                out.append(Span(start + lead, start + lead + len(piece), piece))
+            piece = text[start:stop]
+            stripped = piece.strip()
+            lead = len(piece) - len(piece.lstrip())
+            if stripped:
+                out.append(_Bounds(start + lead, start + lead + len(stripped)))
             start = stop
     return out
 

@@ -1,36 +1,42 @@
 """Ingestion as a sync: new and changed files are (re)indexed, unchanged ones skipped, deleted ones removed.
 
 One ingest runs at a time per data directory (an OS lock that a crash releases). Each document is
-replaced atomically: it is marked pending in the catalog, its vectors are replaced in Chroma, then
-its catalog rows are replaced and the mark cleared in one transaction. An interrupted run leaves
-pending marks; the next run first undoes those half-done updates (the catalog still holds the old
-version, whose vectors are restored), then audits the index and repairs what disagrees (orphan
-vectors are deleted, missing ones re-added from the catalog), and only then syncs the files.
+replaced atomically (see :mod:`assistant.ingest.writer`): it is marked pending in the catalog, its
+vectors are replaced in Chroma, then its catalog rows are replaced and the mark cleared in one
+transaction. An interrupted run leaves pending marks; the next run first undoes those half-done
+updates (the catalog still holds the old version, whose vectors are restored), then audits the
+index and repairs what disagrees (orphan vectors are deleted, missing ones re-added from the
+catalog), and only then syncs the files.
 
-A file that cannot be read is reported by name and skipped; what was indexed from it before is
-kept. Lines of a document that address an AI rather than a reader (prompt injections, see
-:func:`assistant.answer.prompts.instruction_spans`) are left out of the index and reported.
+Memory is bounded by chunks, not by files: one file's text is held while it is read and chunked,
+then only its chunks, and vectors are written ``ingest.write_batch`` at a time. A file that
+cannot be read is reported by name (escaped: see :func:`assistant.ingest.discovery.escape_name`)
+and skipped, the rest is indexed, and what was indexed from it before is kept. Only reader
+errors count as "cannot be read": anything else is a bug and stops the sync. The parts of a
+document that address an AI rather than a reader (prompt injections, see
+:func:`assistant.text.untrusted.instruction_spans`) are left out of the index and reported.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 from pydantic import BaseModel, Field
 
-from assistant.answer.prompts import instruction_spans
 from assistant.config import Settings
 from assistant.index.core import Index, IngestBusyError, exclusive_write, ingest_lock
 from assistant.index.embedding import CachedEmbedder
+from assistant.index.storage import writing
+from assistant.ingest.bounds import ReadLimits, UnreadableFileError
 from assistant.ingest.chunking import chunk_document, chunk_id
-from assistant.ingest.readers import FileRef, UnreadableFileError, discover_files, read_document
+from assistant.ingest.discovery import FileRef, discover_files, escape_name
+from assistant.ingest.readers import read_document
+from assistant.ingest.writer import PreparedDocument, SliceWriter, embed_passages
 from assistant.models import Chunk, LoadedDocument
-from assistant.text.sanitize import strip_invisible
+from assistant.text.untrusted import instruction_spans
 
 __all__ = [
     "FailedFile",
@@ -38,26 +44,30 @@ __all__ = [
     "IngestBusyError",
     "IngestReport",
     "ProgressCallback",
+    "escape_name",
     "ingest_lock",
     "sync",
 ]
 
 ProgressCallback = Callable[[str, int, int, int], None]
-"""(file name, files done, files total, chunks embedded so far)."""
+"""(file name, files done, files total, chunks written so far)."""
+
+MAX_FLAGGED_PER_DOCUMENT = 20
+"""Flagged spans listed per document; the rest are counted in one more entry."""
 
 
 class FailedFile(BaseModel):
     """A file that was skipped, and why."""
 
-    path: str
-    reason: str
+    path: str = Field(description="The path, escaped to one printable line (see `escape_name`).")
+    reason: str = Field(description="Why, on one printable line.")
 
 
 class FlaggedText(BaseModel):
     """Instruction-like text of a document that was left out of the index."""
 
     doc_id: str
-    text: str = Field(description="The start of the line(s) left out, on one line.")
+    text: str = Field(description="The start of the text left out, on one printable line.")
 
 
 class IngestReport(BaseModel):
@@ -87,9 +97,11 @@ def sync(
     """Bring the index in line with the files under ``paths``; see the module docstring.
 
     Raises :class:`IngestBusyError` when another ingest holds the lock for longer than
-    ``ingest.lock_timeout``.
+    ``ingest.lock_timeout``, and :class:`assistant.errors.DiskFullError` or
+    :class:`assistant.errors.CannotWriteError` (one line each) when the disk is full or the data
+    directory read-only or not writable.
     """
-    with exclusive_write(settings):
+    with exclusive_write(settings), writing(f"the index in {settings.data_dir}"):
         return _sync_locked(paths, index, embedder, settings, progress, prune)
 
 
@@ -105,28 +117,39 @@ def _sync_locked(
     embedded_before = embedder.embedded_count
     report = IngestReport()
     report.recovered, report.repaired = _restore(index, embedder, settings)
-    refs, skipped = discover_files(paths, settings.ingest.extensions)
-    report.failed.extend(FailedFile(path=_display(s.path), reason=s.reason) for s in skipped)
+    refs, skipped = discover_files(paths, settings.ingest.extensions, settings.ingest.follow_external_symlinks)
+    report.failed.extend(FailedFile(path=escape_name(s.path), reason=escape_name(s.reason)) for s in skipped)
     max_bytes = int(settings.ingest.max_file_mb * 1024 * 1024)
+    limits = ReadLimits.from_settings(settings.ingest)
     done = 0
-    queue: list[_Prepared] = []
+    current = ""
 
-    def finished(name: str) -> None:
-        nonlocal done
-        done += 1
+    def tell() -> None:
         if progress:
-            progress(name, done, len(refs), report.chunks_written)
+            progress(current, done, len(refs), report.chunks_written)
 
+    def written(count: int) -> None:
+        report.chunks_written += count
+        tell()
+
+    def finished(document: PreparedDocument) -> None:
+        nonlocal done
+        (report.updated if document.known else report.added).append(document.info.doc_id)
+        done += 1
+        tell()
+
+    writer = SliceWriter(
+        index, embedder, settings.ingest.write_batch, settings.embedding.batch_size, written, finished
+    )
     for ref in refs:
-        prepared = _prepare(ref, index, settings, max_bytes, report)
+        current = ref.doc_id
+        prepared = _prepare(ref, index, settings, max_bytes, limits, report)
         if prepared is None:
-            finished(ref.doc_id)
-            continue
-        queue.append(prepared)
-        # small documents are embedded and written together: a few model calls and one write per batch
-        if sum(len(p.chunks) for p in queue) >= settings.ingest.write_batch:
-            _write(queue, index, embedder, settings, report, finished)
-    _write(queue, index, embedder, settings, report, finished)
+            done += 1
+            tell()
+        else:
+            writer.add(prepared)
+    writer.finish()
     if prune:
         report.removed = _prune(paths, {ref.doc_id for ref in refs}, index)
     report.chunks_embedded = embedder.embedded_count - embedded_before
@@ -135,68 +158,33 @@ def _sync_locked(
     return report
 
 
-class _Prepared(NamedTuple):
-    """A file read and chunked, waiting for its vectors."""
-
-    loaded: LoadedDocument
-    chunks: list[Chunk]
-    known: bool
-
-
-def _prepare(ref: FileRef, index: Index, settings: Settings, max_bytes: int, report: IngestReport) -> _Prepared | None:
-    """Read and chunk a new or changed file; None (and the report updated) when there is nothing to write."""
-    if not _encodable(ref.doc_id):
-        report.failed.append(FailedFile(path=_display(ref.path), reason="the file name is not valid UTF-8: rename it"))
-        return None
+def _prepare(
+    ref: FileRef, index: Index, settings: Settings, max_bytes: int, limits: ReadLimits, report: IngestReport
+) -> PreparedDocument | None:
+    """Read, filter and chunk a new or changed file; None (and the report updated) when there is nothing to write."""
     known = index.catalog.document(ref.doc_id)
     if known is not None and known.path == str(ref.path.absolute()) and _unchanged(ref.path, known.sha256, max_bytes):
         report.unchanged.append(ref.doc_id)
         return None
     try:
-        loaded = read_document(ref, max_bytes)
-        if known is not None and known.sha256 == loaded.info.sha256 and known.path == loaded.info.path:
-            report.unchanged.append(ref.doc_id)
-            return None
-        flagged = instruction_spans(loaded.text)
-        chunks = _chunk_around(loaded, flagged, settings)
+        loaded = read_document(ref, max_bytes, limits)
     except UnreadableFileError as exc:
-        report.failed.append(FailedFile(path=_display(ref.path), reason=str(exc)))
+        report.failed.append(FailedFile(path=escape_name(ref.path), reason=escape_name(str(exc))))
         return None
-    except Exception as exc:  # a reader's library failing on a hostile file must not stop the sync
-        reason = " ".join(f"cannot read it: {type(exc).__name__}: {exc}".split())[:300]
-        report.failed.append(FailedFile(path=_display(ref.path), reason=reason))
+    if known is not None and known.sha256 == loaded.info.sha256 and known.path == loaded.info.path:
+        report.unchanged.append(ref.doc_id)
         return None
-    report.flagged.extend(FlaggedText(doc_id=ref.doc_id, text=_snippet(loaded.text[a:b])) for a, b in flagged)
-    return _Prepared(loaded, chunks, known is not None)
+    flagged = instruction_spans(loaded.text)
+    chunks = _chunk_around(loaded, flagged, settings)
+    report.flagged.extend(_flagged_entries(ref.doc_id, loaded.text, flagged))
+    return PreparedDocument(loaded.info, chunks, known is not None)
 
 
-def _write(
-    queue: list[_Prepared],
-    index: Index,
-    embedder: CachedEmbedder,
-    settings: Settings,
-    report: IngestReport,
-    finished: Callable[[str], None],
-) -> None:
-    """Embed the queued documents' chunks, then write them to Chroma and the catalog together; empties the queue.
-
-    The documents are marked pending first, so an interruption anywhere is undone by the next sync;
-    the catalog, which BM25 and answers read, changes in one transaction at the end.
-    """
-    if not queue:
-        return
-    chunks = [c for p in queue for c in p.chunks]
-    vectors = _embed(embedder, [c.text for c in chunks], settings.embedding.batch_size)
-    parts, start = [], 0
-    for p in queue:
-        parts.append((p.loaded.info, p.chunks, vectors[start : start + len(p.chunks)]))
-        start += len(p.chunks)
-    index.replace(parts, known={p.loaded.info.doc_id for p in queue if p.known})
-    for p in queue:
-        (report.updated if p.known else report.added).append(p.loaded.info.doc_id)
-        report.chunks_written += len(p.chunks)
-        finished(p.loaded.info.doc_id)
-    queue.clear()
+def _flagged_entries(doc_id: str, text: str, spans: list[tuple[int, int]]) -> list[FlaggedText]:
+    entries = [FlaggedText(doc_id=doc_id, text=_snippet(text[a:b])) for a, b in spans[:MAX_FLAGGED_PER_DOCUMENT]]
+    if len(spans) > MAX_FLAGGED_PER_DOCUMENT:
+        entries.append(FlaggedText(doc_id=doc_id, text=f"(and {len(spans) - MAX_FLAGGED_PER_DOCUMENT} more)"))
+    return entries
 
 
 def _chunk_around(loaded: LoadedDocument, skip: list[tuple[int, int]], settings: Settings) -> list[Chunk]:
@@ -239,29 +227,9 @@ def _unchanged(path: Path, sha256: str, max_bytes: int) -> bool:
         return False
 
 
-def _encodable(name: str) -> bool:
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:  # undecodable bytes of a file name arrive as lone surrogates
-        return False
-    return True
-
-
-def _display(path: Path) -> str:
-    """The path as printable text: bytes that are not UTF-8 are shown as \\xNN escapes."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
-
-
 def _snippet(text: str, limit: int = 120) -> str:
-    line = " ".join(strip_invisible(text).split())
+    line = escape_name(" ".join(text[: limit * 4].split()))
     return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def _embed(embedder: CachedEmbedder, texts: list[str], batch_size: int):  # type: ignore[no-untyped-def]
-    import numpy as np
-
-    parts = [embedder.embed_passages(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
-    return np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
 
 
 def _restore(index: Index, embedder: CachedEmbedder, settings: Settings) -> tuple[list[str], list[str]]:
@@ -289,9 +257,12 @@ def _restore(index: Index, embedder: CachedEmbedder, settings: Settings) -> tupl
     for cid in missing:
         if cid in owners:
             by_document.setdefault(owners[cid], set()).add(cid)
+    batch, embed_batch = settings.ingest.write_batch, settings.embedding.batch_size
     for doc_id, ids in sorted(by_document.items()):
         chunks = [c for c in index.catalog.document_chunks(doc_id) if c.chunk_id in ids]
-        index.vectors.add(chunks, _embed(embedder, [c.text for c in chunks], settings.embedding.batch_size))
+        for start in range(0, len(chunks), batch):
+            part = chunks[start : start + batch]
+            index.vectors.add(part, embed_passages(embedder, [c.text for c in part], embed_batch))
     restored = tuple(f"{doc_id}:" for doc_id in recovered)
     return recovered, [line for line in problems if not line.startswith(restored)]
 

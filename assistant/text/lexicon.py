@@ -56,6 +56,18 @@ MONTH_ABBREVIATIONS = {
 }  # fmt: skip
 
 
+NUMBER_WORDS = frozenset(
+    words(
+        "two three four five six seven eight nine ten eleven twelve twenty hundred thousand million "
+        "billion dozen none half due tre quattro cinque sei sette otto nove dieci undici dodici venti "
+        "cento mille mila milione milioni miliardo miliardi dozzina nessuno nessuna meta deux trois quatre "
+        "cinq six sept huit neuf dix onze douze vingt cent mille million millions milliard aucun aucune moitie"
+    )
+)
+"""Folded number words (a "how many" question can be answered by "tre" as well as by "3").
+
+"one", "un", "uno" and "una" are left out: they are mostly articles and pronouns."""
+
 FOLLOW_UP_OPENERS = {
     "and",
     "but",
@@ -101,3 +113,20 @@ PRONOUNS = {
     "son",
     "sa",
 }
+
+REFERRING_WORDS = {
+    "en": frozenset(words("he she him her his hers they them their theirs it its")),
+    "it": frozenset(words("lui lei loro esso essa essi esse suo sua suoi sue lo")),
+    "fr": frozenset(words("il elle ils elles lui leur leurs eux son sa ses celui celle ceux cela")),
+}
+"""Words that point back into the conversation, per language (clitics such as "lo" in "chi lo ha criticato")."""
+
+QUESTION_WORDS = frozenset(
+    words(
+        "who whom whose what which when where why how much many "
+        "chi che cosa qual quale quali quando dove perche perché come quanto quanta quanti quante "
+        "qui que quoi quel quelle quels quelles quand ou où pourquoi comment combien est-ce ce"
+    )
+)
+"""Interrogative words (en/it/fr), folded: what a question asks, never what it is about."""
+

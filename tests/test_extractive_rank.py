@@ -1,0 +1,166 @@
+"""Extractive answers: candidate sentences, ranking signals, the second sentence, trimming with exact offsets."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.answer.extractive import choose, compose_extractive, trim
+from assistant.answer.rank import (
+    CROSS_LINGUAL_OFFSET,
+    WEIGHTS,
+    Ranked,
+    Sentence,
+    Signals,
+    bm25_scores,
+    candidates,
+    combine,
+    coverage_scores,
+    fits_kind,
+    question_kind,
+)
+from assistant.models import Hit
+
+
+def hit(text: str, number: int = 1, doc: str = "doc.txt", language: str = "it", start: int = 0, **extra: object) -> Hit:
+    return Hit(
+        rank=number, chunk_id=f"{doc}:{start}", doc_id=doc, title="Titolo", text=text, start=start,
+        end=start + len(text), language=language, score=1.0, dense_score=0.85, **extra,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def ranked(text: str, score: float, passage: int = 1, language: str = "it", fits: bool = True) -> Ranked:
+    sentence = Sentence(passage, 0, len(text), text, language)
+    return Ranked(sentence, Signals(score, 0.0, 0.0, 0.0, fits), score)
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Who is OpenAI's COO?", "person"),
+        ("Chi ha scritto il libro?", "person"),
+        ("Qui est le directeur technique d'OpenAI ?", "person"),
+        ("When was the European Convention on Human Rights established?", "date"),
+        ("Quand Sora a-t-il été présenté ?", "date"),
+        ("In quale anno John Forster ha lasciato la collezione?", "date"),
+        ("How many original treaties protected fundamental rights?", "quantity"),
+        ("Quanti figli ha avuto Börte?", "quantity"),
+        ("Combien de temps durera l'exposition ?", "quantity"),
+        ("Où est né Gengis Khan ?", "place"),
+        ("Dove si presume che sia sepolto?", "place"),
+        ("E chi lo ha criticato? — Sora, présenté", "person"),  # a follow-up's carried context is not read
+        ("Qu'est-ce qu'un emploi franc ?", None),
+        ("Why is Sora not yet ready?", None),
+    ],
+)
+def test_question_kind_in_three_languages(question: str, kind: str | None) -> None:
+    assert question_kind(question) == kind
+
+
+def test_a_sentence_fits_the_kind_of_question() -> None:
+    assert fits_kind("Il modello è stato presentato il 15 febbraio 2024.", "date")
+    assert fits_kind("Ce modèle a fait ses débuts à la mi-février.", "date")
+    assert not fits_kind("Il modello ha stupito tutti.", "date")
+    assert fits_kind("Börte ebbe tre figli.", "quantity") and fits_kind("Costa 200.000 corone.", "quantity")
+    assert not fits_kind("Il modello ha stupito tutti.", "quantity")
+    assert fits_kind("Il COO è Brad Lightcap.", "person") and not fits_kind("il modello ha stupito tutti.", "person")
+    assert fits_kind("Anything at all.", None)
+
+
+def test_candidates_leave_out_questions_headings_stubs_and_boilerplate() -> None:
+    text = (
+        "OpenAI tenta la conquista di Hollywood\n"
+        "Brad Lightcap ha presentato Sora agli studi di Hollywood a fine febbraio.\n"
+        "Le aziende come OpenAI troveranno un equilibrio tra profitto e trasparenza?\n"
+        "Vero.\n"
+    )
+    found = candidates([hit(text), hit("Iscriviti alla newsletter per ricevere le notizie.", 2, boilerplate=True)])
+    assert [s.text for s in found] == ["Brad Lightcap ha presentato Sora agli studi di Hollywood a fine febbraio."]
+    sentence = found[0]
+    assert text[sentence.start : sentence.end] == sentence.text
+
+
+def test_a_sentence_repeated_by_overlapping_passages_is_one_candidate() -> None:
+    first = "Sora è stato presentato a febbraio. OpenAI ha incontrato gli studi di Hollywood."
+    second_start = first.index("OpenAI")
+    found = candidates(
+        [hit(first), hit(first[second_start:] + " Poi ha parlato Altman del futuro.", 2, start=second_start)]
+    )
+    assert [s.passage for s in found] == [1, 1, 2]
+    assert sum("Hollywood" in s.text for s in found) == 1
+
+
+def test_a_first_sentence_that_is_also_the_title_is_quotable() -> None:
+    """Fiches without a heading: the title is their first sentence, and often the answer."""
+    text = "Tout dépend de la nature du logement. La personne propriétaire n'a pas droit au prêt."
+    found = candidates([hit(text, language="fr").model_copy(update={"title": "Tout dépend de la nature du logement."})])
+    assert found[0].text == "Tout dépend de la nature du logement."
+
+
+def test_bm25_of_the_pool_prefers_the_sentence_with_the_questions_rare_stems() -> None:
+    pool = [
+        Sentence(1, 0, 0, "Dopo la presentazione di Sora il 15 febbraio 2024, OpenAI ha avviato trattative.", "it"),
+        Sentence(1, 0, 0, "OpenAI ha avviato trattative con gli studi cinematografici di OpenAI.", "it"),
+        Sentence(1, 0, 0, "Il meteo di oggi è soleggiato su tutta la penisola.", "it"),
+    ]
+    scores = bm25_scores("Quando è stato presentato Sora?", pool)
+    assert scores[0] == 1.0 and scores[2] == 0.0 and scores[1] < scores[0]
+    coverage = coverage_scores("Quando è stato presentato Sora?", pool)
+    assert coverage[0] == 1.0 and coverage[2] == 0.0
+
+
+def test_word_matches_count_in_one_language_and_cosines_across_languages_are_raised() -> None:
+    same = Signals(0.85, 1.0, 1.0, 0.0, True, same_language=True)
+    cross = Signals(0.85, 1.0, 1.0, 0.0, True, same_language=False)
+    assert combine(same, WEIGHTS) == pytest.approx(0.85 + WEIGHTS["bm25"] + WEIGHTS["coverage"])
+    assert combine(cross, WEIGHTS) == pytest.approx(0.85 + CROSS_LINGUAL_OFFSET), "no bm25 across languages"
+    assert combine(Signals(0.85, 0.0, 0.0, 0.0, False), WEIGHTS) == pytest.approx(0.85 - WEIGHTS["misfit"])
+    named = Signals(0.85, 0.0, 0.0, 1.0, True, same_language=False, relation=1.0)
+    assert combine(named, WEIGHTS) == pytest.approx(
+        0.85 + CROSS_LINGUAL_OFFSET + WEIGHTS["names"] + WEIGHTS["relation"]
+    )
+
+
+def test_a_second_sentence_is_quoted_only_when_it_adds_a_fact() -> None:
+    question = "Chi è il COO di OpenAI?"
+    best = ranked("Brad Lightcap, COO di OpenAI, ha dichiarato che Sora è stato lanciato troppo presto.", 0.90)
+    duplicate = ranked("Brad Lightcap, COO di OpenAI, ha dichiarato che Sora era stato lanciato troppo presto.", 0.89)
+    nothing_new = ranked("OpenAI ha dichiarato che il COO ha parlato di Sora e del suo lancio.", 0.89)
+    adds = ranked("A fine febbraio Lightcap, con Mira Murati, avrebbe introdotto Sora a Hollywood.", 0.89)
+    far = ranked("Sam Altman ha incontrato gli studi di Hollywood a Los Angeles.", 0.80)
+    assert [c.sentence.text for c in choose(question, [best, duplicate, nothing_new, far])] == [best.sentence.text]
+    assert choose(question, [best, duplicate, adds]) == [best, adds]
+    assert choose(question, [best, adds], max_sentences=1) == [best]
+    assert choose(question, []) == []
+
+
+LONG = (
+    "Dopo la presentazione di “Sora” il 15 febbraio 2024, OpenAI ha avviato trattative con importanti "
+    "studi cinematografici, tra cui Disney, Universal Pictures, Warner Brothers e Discovery, per sviluppare "
+    "versioni personalizzate del modello destinate alla produzione di film e serie televisive."
+)
+
+
+def test_a_long_sentence_is_trimmed_to_the_clause_that_answers_at_exact_offsets() -> None:
+    passage = "Introduzione breve. " + LONG + " Altro testo."
+    sentence = next(s for s in candidates([hit(passage)]) if s.text == LONG)
+    quote = trim("Quando è stato presentato Sora?", Ranked(sentence, Signals(0.9, 0, 0, 0, True), 0.9))
+    assert quote.cut_after and not quote.cut_before
+    assert passage[quote.start : quote.end] == quote.text
+    assert "15 febbraio 2024" in quote.text and "Disney" not in quote.text
+    text, quotes = compose_extractive(
+        "Quando è stato presentato Sora?", "it", [Ranked(sentence, Signals(0.9, 0, 0, 0, True), 0.9)]
+    )  # type: ignore[misc]
+    assert quotes == [quote] and f"“{quote.text}…” [1]" in text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Con quali studi OpenAI ha avviato trattative?",  # no date, quantity, person or place asked
+        "Chi ha avviato trattative dopo la presentazione?",  # the names are spread over every clause
+    ],
+)
+def test_no_trim_when_a_clause_would_drop_a_candidate_answer(question: str) -> None:
+    sentence = candidates([hit(LONG)])[0]
+    quote = trim(question, Ranked(sentence, Signals(0.9, 0, 0, 0, True), 0.9))
+    assert quote.text == LONG and not (quote.cut_before or quote.cut_after)

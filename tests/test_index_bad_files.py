@@ -72,9 +72,28 @@ def test_size_is_checked_before_reading_and_a_vanished_file_is_skipped(
     opened: list[str] = []
     real_open, real_read = Path.open, Path.read_bytes
 
+    class SpyHandle:
+        """A file handle that records the name when its content is read (opening to fstat is not reading)."""
+
+        def __init__(self, name: str, handle: object) -> None:
+            self._name, self._handle = name, handle
+
+        def read(self, *args: object) -> object:
+            opened.append(self._name)
+            return self._handle.read(*args)  # type: ignore[attr-defined]
+
+        def __getattr__(self, attr: str) -> object:
+            return getattr(self._handle, attr)
+
+        def __enter__(self) -> SpyHandle:
+            self._handle.__enter__()  # type: ignore[attr-defined]
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self._handle.__exit__(*exc)  # type: ignore[attr-defined]
+
     def spy_open(self: Path, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
-        opened.append(self.name)
-        return real_open(self, *args, **kwargs)  # type: ignore[arg-type]
+        return SpyHandle(self.name, real_open(self, *args, **kwargs))  # type: ignore[arg-type]
 
     def spy_read(self: Path) -> bytes:
         opened.append(self.name)

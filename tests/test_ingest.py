@@ -178,7 +178,13 @@ def test_files_are_written_in_batches_not_one_call_per_file(
 
 
 def test_an_empty_index_answers_searches_with_no_passages(tmp_path: Path, chroma_mode: str) -> None:
-    services = build_services(load_settings(corpus_paths=[tmp_path]))
+    from assistant.errors import NoIndexError
+
+    (tmp_path / "empty").mkdir()
+    services = build_services(load_settings(corpus_paths=[tmp_path / "empty"]))
+    with pytest.raises(NoIndexError):  # no index at all: said, never created by a search
+        services.search("Who is OpenAI's COO?")
+    services.ingest()
     for mode in ("dense", "bm25", "hybrid"):
         assert services.search("Who is OpenAI's COO?", mode=mode).hits == []  # type: ignore[arg-type]
 

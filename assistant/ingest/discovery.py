@@ -152,7 +152,9 @@ class _Walk:
             is_dir = _is_dir(entry)
             if not is_dir and normalize_extension(path.suffix) not in self.wanted:
                 continue
-            if entry.is_symlink() and not self.external and not self._leads_inside(path):
+            if entry.is_symlink() and not is_dir and not _is_file(entry):
+                self.skipped.append(SkippedFile(path, "broken link or not a regular file"))
+            elif entry.is_symlink() and not self.external and not self._leads_inside(path):
                 kind = "folder" if is_dir else "file"
                 self.skipped.append(
                     SkippedFile(

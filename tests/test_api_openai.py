@@ -5,6 +5,7 @@ Also runs the README's Python example against the server.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,25 +22,17 @@ from assistant.services import Services
 pytestmark = pytest.mark.server
 
 README_URL = "http://127.0.0.1:8765"
-EXAMPLE = '''
-from openai import OpenAI
+REPO = Path(__file__).resolve().parent.parent
 
-client = OpenAI(base_url="http://127.0.0.1:8765/v1", api_key="unused")  # or the ASSISTANT_API__TOKEN
-stream = client.chat.completions.create(
-    model="assistant",
-    messages=[{"role": "user", "content": "Chi ha detto che Sora è stato lanciato troppo presto?"}],
-    stream=True,
-)
-sources = []
-for chunk in stream:
-    if chunk.choices and chunk.choices[0].delta.content:
-        print(chunk.choices[0].delta.content, end="", flush=True)
-    sources = (chunk.model_extra or {}).get("sources", sources)  # the last chunk carries them
-print()
-for s in sources:
-    print(f"[{s['number']}] {s['doc_id']}, chars {s['start']}-{s['end']}: {s['quote']}")
-'''
-"""The README's Python example (README "API"): keep the two the same."""
+
+def readme_python_example() -> str:
+    """The README's Python example (section "API"): the first ```python block that uses the OpenAI client."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    examples = [block for block in blocks if "from openai import OpenAI" in block]
+    assert examples, "the README has no Python example with the OpenAI client"
+    return examples[0]
+
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +126,7 @@ def test_errors_reach_the_client_as_api_errors(client: openai.OpenAI) -> None:
 
 def test_the_readme_python_example_runs_against_a_live_server(url: str, tmp_path: Path) -> None:
     script = tmp_path / "example.py"
-    script.write_text(EXAMPLE.replace(README_URL, url), encoding="utf-8")
+    script.write_text(readme_python_example().replace(README_URL, url), encoding="utf-8")
     run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180)
     assert run.returncode == 0, run.stderr
     assert "Lightcap" in run.stdout and "[1]" in run.stdout and "\n[1] 000_" in run.stdout

@@ -78,6 +78,32 @@ class SearchResult(BaseModel):
     retrieval_ms: float = Field(0.0, description="Total retrieval time, query embedding included.")
 
 
+class Locator(BaseModel):
+    """Where a quote is, in human terms (stored at ingest, so it costs nothing at question time)."""
+
+    page: int | None = Field(None, description="1-based PDF page of the quote's first character.")
+    heading: list[str] = Field(default_factory=list, description="Heading path (Markdown, HTML, DOCX), outermost first.")
+    line: int | None = Field(None, description="1-based line of the quote's first character (text files).")
+    label: str = Field("", description='As printed: "p. 3", "§ Procédure › Coût", "line 12".')
+
+
+class Scope(BaseModel):
+    """Which documents a question may be answered from; empty means the whole index.
+
+    The scope is applied inside retrieval (the vector store's filter and the BM25 candidates), so a
+    scoped question still gets k passages. A document is in scope when it matches every non-empty
+    part: one of ``globs`` or ``doc_ids``, and one of ``languages``.
+    """
+
+    globs: list[str] = Field(default_factory=list, description='Globs on document ids ("contracts/**").')
+    doc_ids: list[str] = Field(default_factory=list, description="Exact document ids.")
+    languages: list[str] = Field(default_factory=list, description="ISO 639-1 codes of the documents' language.")
+
+    def is_empty(self) -> bool:
+        """True when the scope lets every document through."""
+        return not (self.globs or self.doc_ids or self.languages)
+
+
 class Source(BaseModel):
     """A cited source: one quote from one document, numbered in order of first use."""
 
@@ -92,6 +118,8 @@ class Source(BaseModel):
     end: int
     passage: str = Field("", description="The passage the quote was found in (for context).")
     passage_start: int = 0
+    locator: Locator | None = Field(None, description="Page, heading path or line of the quote.")
+    sha256: str = Field("", description="sha256 of the document's file when the answer was made.")
 
 
 class AnswerSentence(BaseModel):

@@ -82,7 +82,7 @@ class Locator(BaseModel):
     """Where a quote is, in human terms (stored at ingest, so it costs nothing at question time)."""
 
     page: int | None = Field(None, description="1-based PDF page of the quote's first character.")
-    heading: list[str] = Field(default_factory=list, description="Heading path (Markdown, HTML, DOCX), outermost first.")
+    heading: list[str] = Field(default_factory=list, description="Heading path (md, html, docx), outermost first.")
     line: int | None = Field(None, description="1-based line of the quote's first character (text files).")
     label: str = Field("", description='As printed: "p. 3", "§ Procédure › Coût", "line 12".')
 

@@ -50,6 +50,24 @@ class ChromaSettings(BaseModel):
     port: int = Field(8000, description="Chroma server port in `http` mode.")
     ssl: bool = Field(False, description="Use HTTPS to reach the Chroma server in `http` mode.")
     collection: str = Field("documents", description="Name of the Chroma collection holding the chunks.")
+    local_copy: bool = Field(
+        True,
+        description="In `embedded` mode, search an exact copy of the vectors kept in `<data_dir>/index/vectors.npz` "
+        "(read from Chroma after each write), so that a search does not load Chroma; `false`: every search asks "
+        "Chroma.",
+    )
+
+
+class CatalogSettings(BaseModel):
+    """Where the catalog (documents, chunks, BM25 tokens, the journal) lives."""
+
+    url: str | None = Field(
+        None,
+        description="Unset: a SQLite file in the data directory (embedded). A "
+        "`postgresql://user:password@host:port/db` URL: the PostgreSQL catalog of the server mode, shared by "
+        "every machine (needs the `server` extra; set it through the environment: `ASSISTANT_CATALOG__URL`).",
+    )
+    connect_timeout: float = Field(5.0, gt=0, description="Seconds to wait for the PostgreSQL server to answer.")
 
 
 class EmbeddingSettings(BaseModel):
@@ -243,6 +261,7 @@ class Settings(BaseSettings):
     )
     corpus_paths: list[Path] = Field([Path("corpus")], description="Folders (or files) indexed by default.")
     chroma: ChromaSettings = Field(default_factory=ChromaSettings, description="Vector store.")
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings, description="Catalog.")
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings, description="Embeddings.")
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings, description="Chunking.")
     ingest: IngestSettings = Field(default_factory=IngestSettings, description="Ingestion.")

@@ -43,6 +43,7 @@ def run_checks(services: Services) -> list[Check]:
     ]
     checks.extend(_ollama_checks(services))
     checks.append(_embedded_check(services))
+    checks.extend(_server_checks(services))
     checks.extend(_index_checks(services))
     return checks
 
@@ -83,9 +84,22 @@ def _embedded_check(services: Services) -> Check:
     return Check("embedded model", "ok", f"bundled Gemma 3 270M, assembled into {path} on first use")
 
 
+def _server_checks(services: Services) -> list[Check]:
+    """In server mode, the Chroma server and the PostgreSQL catalog (see :mod:`assistant.index.servers`)."""
+    from assistant.index.servers import chroma_server_check, postgres_check
+
+    settings = services.settings
+    checks = []
+    if settings.chroma.mode == "http":
+        checks.append(Check(*chroma_server_check(settings)))
+    if settings.catalog.url:
+        checks.append(Check(*postgres_check(settings, settings.catalog.url)))
+    return checks
+
+
 def _index_checks(services: Services) -> list[Check]:
     settings = services.settings
-    if not holds_index(settings.data_dir):
+    if settings.catalog.url is None and not holds_index(settings.data_dir):
         return [Check("index", "fail", f"no index in {settings.data_dir}: run `assistant ingest PATH`")]
     try:
         index = services.index

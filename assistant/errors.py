@@ -24,6 +24,7 @@ class ExitCode(IntEnum):
     MODEL_FAILED = 8
     THRESHOLD = 9
     CANNOT_WRITE = 10
+    EVIDENCE_CHANGED = 11
 
 
 class AssistantError(Exception):
@@ -53,6 +54,12 @@ class QuestionSetError(UsageError):
 
 class BaselineError(UsageError):
     """A baseline report cannot be compared with."""
+
+
+class EmptyScopeError(UsageError):
+    """A question's scope (globs, document ids, languages) names no indexed document."""
+
+    code = "empty_scope"
 
 
 class IndexUnusableError(AssistantError, RuntimeError):
@@ -111,6 +118,19 @@ class DiskFullError(StorageError):
     """The disk (or the user's quota) is full."""
 
     code = "disk_full"
+
+
+class BundleError(UsageError):
+    """An evidence bundle cannot be read (not JSON, or not a bundle this assistant wrote)."""
+
+    code = "bad_bundle"
+
+
+class ConversationStoreError(AssistantError, RuntimeError):
+    """The conversation store cannot be used (damaged, written by a newer version, no such conversation)."""
+
+    exit_code = ExitCode.USAGE
+    code = "conversation_store"
 
 
 class IngestBusyError(AssistantError, RuntimeError):

@@ -10,6 +10,24 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 
+class OutlineHeading(BaseModel):
+    """A heading of a document's text (Markdown, HTML, DOCX)."""
+
+    start: int = Field(description="Offset of the heading's first character in the document's text.")
+    level: int = Field(description="1 for a top heading (0 for a DOCX Title), deeper headings have higher levels.")
+    title: str
+
+
+class Outline(BaseModel):
+    """What maps a text offset to a page, a heading path or a line, recorded at ingest (empty in older indexes)."""
+
+    pages: list[int] = Field(default_factory=list, description="Where each PDF page's text starts (page 1 first).")
+    headings: list[OutlineHeading] = Field(default_factory=list, description="Headings in document order.")
+    lines: list[tuple[int, int]] = Field(
+        default_factory=list, description="(offset, 1-based line) at each chunk start (txt and md)."
+    )
+
+
 class DocumentInfo(BaseModel):
     """One indexed document, as recorded in the document registry."""
 
@@ -24,6 +42,7 @@ class DocumentInfo(BaseModel):
     n_chars: int = Field(description="Length of the extracted text.")
     n_chunks: int = Field(0, description="Number of chunks in the index.")
     indexed_at: str = Field("", description="ISO timestamp of the last (re)indexing.")
+    outline: Outline = Field(default_factory=Outline, description="Pages, headings and lines, for locators.")
 
 
 class LoadedDocument(BaseModel):
@@ -163,3 +182,39 @@ class Answer(BaseModel):
         "recorded for refused answers too, so a strictness curve can be drawn without asking again.",
     )
     timings: Timings = Field(default_factory=Timings)
+
+
+class PageBox(BaseModel):
+    """A highlighted box on a rendered PDF page, in fractions of the page's width and height (origin top left)."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+
+
+class EvidenceView(BaseModel):
+    """A cited quote looked up again in its document's current file (the web UI's evidence viewer)."""
+
+    doc_id: str
+    title: str = ""
+    format: str = ""
+    status: Literal["unchanged", "moved", "changed", "missing", "unknown"] = Field(
+        description="unchanged: the same file, the quote at its offsets; moved: the file changed, the quote "
+        "is still in it; changed: the quote is no longer there; missing: the file is gone or unreadable; "
+        "unknown: no indexed document has this id."
+    )
+    message: str = Field(description="What the status means, in one sentence.")
+    quote: str = Field(description="The quote as the answer cited it.")
+    cited_start: int = Field(description="The quote's offsets when the answer was made.")
+    cited_end: int
+    start: int | None = Field(None, description="Where the quote is in the current text (None: not found).")
+    end: int | None = None
+    locator: Locator | None = Field(None, description="Page, heading path or line of the quote in the current text.")
+    excerpt: str = Field("", description="The section (or page) around the quote, from the current text.")
+    excerpt_start: int = Field(0, description="Offset of the excerpt in the current text.")
+    n_chars: int = Field(0, description="Length of the current text.")
+    sha256: str = Field("", description="sha256 of the file read now.")
+    page: int | None = Field(None, description="1-based PDF page shown.")
+    page_count: int = 0
+    boxes: list[PageBox] = Field(default_factory=list, description="The quote's boxes on that page.")

@@ -17,12 +17,15 @@ from assistant.config import Settings
 from assistant.errors import NoIndexError, UsageError
 from assistant.index.core import Index, exclusive_write
 from assistant.index.embedding import CachedEmbedder, build_embedder
+from assistant.ingest.bounds import ReadLimits, UnreadableFileError
 from assistant.ingest.sync import IngestReport, ProgressCallback, sync
 from assistant.ingest.uploads import UploadOutcome, discard_failed, is_upload, save_uploads
-from assistant.models import Answer, DocumentInfo, SearchResult
+from assistant.models import Answer, DocumentInfo, EvidenceView, Scope, SearchResult
 
 if TYPE_CHECKING:
     from assistant.answer.compose import Answerer, AnswerEvent
+    from assistant.conversations.store import ConversationStore, StoredTurn
+    from assistant.conversations.verify import BundleCheck
     from assistant.index.core import IndexAudit
 
 
@@ -94,17 +97,34 @@ class Services:
                     folders.append(self.uploads_dir)
             return sync(folders, self._open(create=True), self.embedder, self.settings, progress)
 
-    def search(self, query: str, k: int | None = None, mode: Mode | None = None) -> SearchResult:
-        """Ranked passages for ``query`` (raises :class:`UsageError` for an empty or over-long query)."""
+    def search(
+        self, query: str, k: int | None = None, mode: Mode | None = None, scope: Scope | None = None
+    ) -> SearchResult:
+        """Ranked passages for ``query``, only from the documents in ``scope`` when one is given.
+
+        Raises :class:`UsageError` for an empty or over-long query, and its subclass
+        :class:`~assistant.errors.EmptyScopeError` for a scope that names no indexed document.
+        """
         check_question(query, self.settings.answer.max_question_chars)
-        return self.retriever.search(query, k=k, mode=mode)
+        return self.retriever.search(query, k=k, mode=mode, scope=scope)
+
+    def scope_documents(self, scope: Scope | None) -> list[str] | None:
+        """The ids of the indexed documents in ``scope`` (None: no restriction).
+
+        Raises :class:`~assistant.errors.EmptyScopeError` when it names no indexed document.
+        """
+        if scope is None or scope.is_empty():
+            return None  # nothing is opened to find out
+        return self.retriever.scope_documents(scope)
 
     def stream(self, question: str, **options: Any) -> Iterator[AnswerEvent]:
         """Stream an answer (status lines, text pieces, resets, then the verified answer).
 
-        Raises :class:`UsageError` for an empty question or one over ``answer.max_question_chars``.
+        Raises :class:`UsageError` for an empty question or one over ``answer.max_question_chars``,
+        and for a ``scope=`` that names no indexed document (before anything is streamed).
         """
         check_question(question, self.settings.answer.max_question_chars)
+        self.scope_documents(options.get("scope"))
         return self.answerer.stream(question, **options)
 
     def ask(self, question: str, **options: Any) -> Answer:
@@ -114,6 +134,12 @@ class Services:
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents (none when there is no index yet)."""
         return self.index.catalog.documents() if self.has_index() else []
+
+    def folders(self) -> list[str]:
+        """Every folder of the indexed documents' ids as a ``folder/**`` glob, sorted (for a scope picker)."""
+        from assistant.index.scope import folder_globs
+
+        return folder_globs(d.doc_id for d in self.documents())
 
     def document(self, doc_id: str) -> DocumentInfo | None:
         """One indexed document by id, or None (also when there is no index yet)."""
@@ -173,6 +199,82 @@ class Services:
         if is_upload(info, self.uploads_dir):
             Path(info.path).unlink(missing_ok=True)
         return info
+
+    # -- the evidence viewer (assistant/answer/evidence_view.py) -----------------------------------
+    def evidence(self, doc_id: str, start: int, end: int, quote: str, sha256: str = "") -> EvidenceView:
+        """A cited quote looked up again in its document's current file: unchanged, moved, changed or missing.
+
+        Only indexed documents are opened, by id: an id the catalog does not hold (a path, a removed
+        document) gives the status ``unknown`` and touches no file.
+        """
+        from assistant.answer.evidence_view import evidence_view
+
+        settings = self.settings.ingest
+        info = self.document(doc_id) if doc_id and "\0" not in doc_id else None
+        max_bytes = int(settings.max_file_mb * 1024 * 1024)
+        return evidence_view(info, doc_id, (start, end), quote, sha256, max_bytes, ReadLimits.from_settings(settings))
+
+    def page_image(self, doc_id: str, page: int, width: int = 1000) -> bytes:
+        """Page ``page`` (1-based) of the indexed PDF ``doc_id``, drawn as a PNG about ``width`` pixels wide.
+
+        Raises :class:`UsageError` for a document that is not an indexed PDF, a page it does not have,
+        or a file that is gone or over the ingest's size limit.
+        """
+        from assistant.ingest.pdf_page import read_pdf_bytes, render_page
+
+        info = self.document(doc_id) if doc_id and "\0" not in doc_id else None
+        if info is None or info.format != "pdf":
+            raise UsageError("no indexed PDF has this id")
+        try:
+            raw = read_pdf_bytes(Path(info.path), int(self.settings.ingest.max_file_mb * 1024 * 1024))
+            return render_page(raw, page, max(100, min(width, 2000)))
+        except UnreadableFileError as exc:
+            raise UsageError(f"page {page} of {doc_id} cannot be drawn: {exc}") from None
+
+    # -- kept conversations and exports (assistant/conversations/) ------------------------------
+    @cached_property
+    def conversations(self) -> ConversationStore:
+        """The kept conversations, per user (SQLite in the data directory; reading creates nothing)."""
+        from assistant.conversations.store import ConversationStore
+
+        return ConversationStore(self.settings.data_dir)
+
+    def provenance(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(the settings that shape answers, the package, model and index versions) for an evidence bundle."""
+        from assistant.conversations.export import answer_settings, package_versions
+
+        versions: dict[str, Any] = {"packages": package_versions(), "embedding_model": self.settings.embedding.model}
+        if self._index is not None:  # the index that answered (nothing is opened to find out)
+            versions["index"] = self._index.catalog.manifest()
+        return answer_settings(self.settings), versions
+
+    def export(
+        self, path: Path, turns: Sequence[StoredTurn], title: str = "", conversation_id: str | None = None
+    ) -> Path:
+        """Write answers to ``path``: Markdown with footnotes (``.md``) or a JSON evidence bundle (``.json``).
+
+        Raises :class:`UsageError` for another extension or a file that cannot be written.
+        """
+        from assistant.conversations.export import write_export
+
+        settings, versions = self.provenance()
+        return write_export(path, turns, settings, versions, title, conversation_id)
+
+    def verify_bundle(self, bundle: Path, root: Path | None = None) -> BundleCheck:
+        """Re-check every quote of the evidence bundle in ``bundle`` against the files (ok, moved, changed, missing).
+
+        Files are found under ``root`` by document id when it is given, else at the recorded paths,
+        else where the index has them now. Raises :class:`~assistant.errors.BundleError` for a file
+        that is not a bundle.
+        """
+        from assistant.conversations.export import read_bundle
+        from assistant.conversations.verify import verify_bundle
+
+        def indexed_path(doc_id: str) -> str | None:
+            info = self.document(doc_id)
+            return info.path if info is not None else None
+
+        return verify_bundle(read_bundle(bundle), self.settings, root, indexed_path)
 
 
 def check_question(question: str, limit: int) -> None:

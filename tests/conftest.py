@@ -25,16 +25,23 @@ SUITE_CHROMA_MODE = os.environ.get("TEST_CHROMA_MODE", "embedded")
 """`http` runs every test against a `chroma run` server (CI runs the suite in both modes)."""
 if SUITE_CHROMA_MODE not in ("embedded", "http"):
     raise RuntimeError(f"TEST_CHROMA_MODE must be embedded or http, not {SUITE_CHROMA_MODE!r}")
+SUITE_CATALOG = os.environ.get("TEST_CATALOG", "sqlite")
+"""`postgres` (with `TEST_CHROMA_MODE=http`: the server mode) puts every catalog in a test PostgreSQL server."""
+if SUITE_CATALOG not in ("sqlite", "postgres"):
+    raise RuntimeError(f"TEST_CATALOG must be sqlite or postgres, not {SUITE_CATALOG!r}")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """In the server run, skip the tests of the embedded store's own files (they have no server form)."""
+    """In the server runs, skip the tests of the embedded store's (or SQLite catalog's) own files."""
     if SUITE_CHROMA_MODE != "http":
         return
     skip = pytest.mark.skip(reason="about the embedded store's files: run in the embedded suite")
+    skip_sqlite = pytest.mark.skip(reason="about the SQLite catalog's file: run in the embedded suite")
     for item in items:
         if item.get_closest_marker("embedded_only") is not None:
             item.add_marker(skip)
+        elif SUITE_CATALOG == "postgres" and item.get_closest_marker("sqlite_only") is not None:
+            item.add_marker(skip_sqlite)
 
 
 def chroma_server_env(server: tuple[str, int], collection: str) -> dict[str, str]:
@@ -57,7 +64,10 @@ def suite_chroma_env(request: pytest.FixtureRequest, collection: str) -> dict[st
     """The settings that put a module's or session's own index in the suite's Chroma mode."""
     if SUITE_CHROMA_MODE != "http":
         return {}
-    return chroma_server_env(request.getfixturevalue("chroma_server"), collection)
+    env = chroma_server_env(request.getfixturevalue("chroma_server"), collection)
+    if SUITE_CATALOG == "postgres":
+        env["ASSISTANT_CATALOG__URL"] = request.getfixturevalue("postgres_server").create_database(collection.lower())
+    return env
 
 
 def collection_for(request: pytest.FixtureRequest) -> str:
@@ -100,6 +110,9 @@ def clean_env(
     monkeypatch.chdir(tmp_path)
     if SUITE_CHROMA_MODE == "http" and request.node.get_closest_marker("embedded_only") is None:
         use_chroma_server(monkeypatch, request.getfixturevalue("chroma_server"), collection_for(request))
+        if SUITE_CATALOG == "postgres" and request.node.get_closest_marker("sqlite_only") is None:
+            server = request.getfixturevalue("postgres_server")
+            monkeypatch.setenv("ASSISTANT_CATALOG__URL", server.create_database(collection_for(request)))
     return data_dir
 
 
@@ -151,6 +164,16 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[object]:
+    """A real PostgreSQL server (initdb in a temp dir, pg_ctl on a free loopback port), removed after the session."""
+    from pg_server import remove_postgres, start_postgres
+
+    server = start_postgres(free_port())
+    yield server
+    remove_postgres(server)
 
 
 @pytest.fixture(params=["embedded", "http"])

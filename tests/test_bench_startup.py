@@ -19,7 +19,7 @@ from assistant.services import build_services
 def test_a_child_process_loads_exactly_the_given_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings(data_dir=tmp_path / "bench-data", retrieval={"top_k": 7})
     monkeypatch.setenv("ASSISTANT_RETRIEVAL__TOP_K", "3")  # the parent's own variables must not leak through
-    (tmp_path / "assistant.toml").write_text('[chunking]\nchunk_size = 400\n', encoding="utf-8")
+    (tmp_path / "assistant.toml").write_text("[chunking]\nchunk_size = 400\n", encoding="utf-8")
     code = "from assistant.config import load_settings; print(load_settings().model_dump_json())"
     done = subprocess.run(
         [sys.executable, "-c", code], env=settings_environment(settings), capture_output=True, text=True, check=True
@@ -52,12 +52,17 @@ def test_startup_is_measured_on_a_tiny_index(tmp_path: Path) -> None:
 
     runs = measure_startup(settings, "How many ferries did Inspector Vale count in Trieste?", runs=2)
 
-    assert [run.name for run in runs] == ["help", "search", "ask", "doctor"]
+    assert [run.name for run in runs] == ["help", "search", "ask", "doctor", "search_chroma", "ask_chroma"]
     for run in runs:
         assert len(run.run_seconds) == 2 and all(seconds > 0 for seconds in run.run_seconds)
         assert min(run.run_seconds) <= run.median_s <= max(run.run_seconds)
-    assert all(run.exit_code == 0 for run in runs[:3])
+    assert all(run.exit_code == 0 for run in runs[:3] + runs[4:])
     assert runs[2].command.startswith("assistant ask --mode extractive --backend embedded ")
+    assert runs[5].command.startswith("ASSISTANT_CHROMA__LOCAL_COPY=false assistant ask --mode extractive ")
+    table = "\n".join(
+        report._startup_lines(BenchResult.model_construct(sizes=[SizeResult.model_construct(chunks=1, startup=runs)]))
+    )
+    assert "search, no vector copy" in table and table.count("|") == 3 * 8
 
     # the --help target is checked at any size; search and ask only at 10k chunks
     size = SizeResult.model_construct(target_chunks=1, chunks=1, startup=runs)

@@ -52,6 +52,7 @@ def test_a_damaged_index_is_a_failed_check_and_exit_3(clean_env: Path) -> None:
     assert index_line and "damaged" in index_line.group(1) and "--rebuild" in index_line.group(1)
 
 
+@pytest.mark.sqlite_only  # the SQLite file / file lock; server mode: tests/test_postgres_*.py
 def test_a_bug_of_ours_is_raised_not_reported_as_a_damaged_index(
     clean_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -33,6 +33,7 @@ from tests.test_integrity import (
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.sqlite_only  # the SQLite file / file lock; server mode: tests/test_postgres_*.py
 @pytest.mark.parametrize("damage", ["truncated", "overwritten"])
 def test_damaged_catalog_is_reported_and_rebuild_recovers(
     tmp_path: Path, clean_env: Path, monkeypatch: pytest.MonkeyPatch, damage: str

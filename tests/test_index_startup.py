@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SUITE_CHROMA_MODE
 from tests.test_index_batches import DIM, MODEL, document
 
 pytestmark = pytest.mark.slow
@@ -102,3 +103,7 @@ def test_opening_loads_nothing_heavy_and_each_search_only_what_it_needs() -> Non
     dense = run("dense")
     assert dense["bm25_loads"] == 0 and dense["chromadb"] is True
     assert dense["llama_index"] is False, "searching reads the collection directly; llama-index writes"
+    again = run("dense")
+    assert again["dense"] == dense["dense"]
+    if SUITE_CHROMA_MODE == "embedded":
+        assert again["chromadb"] is False, "the first search saved the vectors' exact-search copy; this one reads it"

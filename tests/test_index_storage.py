@@ -208,6 +208,7 @@ def test_a_read_only_open_never_creates_anything(tmp_path: Path, clean_env: Path
     assert not (clean_env / "chroma").exists() or load_settings().chroma.mode == "http"
 
 
+@pytest.mark.sqlite_only  # the SQLite file / file lock; server mode: tests/test_postgres_*.py
 def test_a_catalog_that_cannot_be_opened_is_not_called_damaged(clean_env: Path) -> None:
     (clean_env / "index" / "catalog.sqlite").mkdir(parents=True)
     with pytest.raises(StoreUnavailableError, match="cannot open the index catalog") as raised:

@@ -123,6 +123,7 @@ def invoke(*args: str) -> tuple[int, str]:
 # -- one ingest at a time ---------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only  # the SQLite file / file lock; server mode: tests/test_postgres_*.py
 def test_second_ingest_waits_for_the_lock_then_exits_busy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     small_chunks(monkeypatch)
     corpus = tmp_path / "corpus"
@@ -157,6 +158,7 @@ def test_second_ingest_waits_for_the_lock_then_exits_busy(tmp_path: Path, monkey
     assert services().ingest([corpus]).unchanged == ["report_000.txt", "report_001.txt"]
 
 
+@pytest.mark.sqlite_only  # the SQLite file / file lock; server mode: tests/test_postgres_*.py
 def test_a_waiting_ingest_touches_no_file_of_the_index(tmp_path: Path, clean_env: Path) -> None:
     """Chroma is not process-safe: a second ingest must wait for the lock before it opens the store."""
     corpus = tmp_path / "corpus"
@@ -173,6 +175,7 @@ def test_a_waiting_ingest_touches_no_file_of_the_index(tmp_path: Path, clean_env
     assert files_under(clean_env) == before
 
 
+@pytest.mark.sqlite_only  # the SQLite file / file lock; server mode: tests/test_postgres_*.py
 def test_a_crash_releases_the_lock(tmp_path: Path) -> None:
     settings = load_settings()
     holder = subprocess.Popen(
@@ -222,6 +225,7 @@ def catalog_shas(data_dir: Path) -> dict[str, str]:
     return {doc_id: json.loads(info)["sha256"] for doc_id, info in rows}
 
 
+@pytest.mark.sqlite_only  # the SQLite file / file lock; server mode: tests/test_postgres_*.py
 def test_kill_9_during_an_ingest_leaves_every_document_whole(
     tmp_path: Path, clean_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -18,6 +18,7 @@ from assistant.answer.evidence import confidence, gather, refuse
 from assistant.answer.extractive import Quote, compose_extractive
 from assistant.answer.followup import resolve
 from assistant.answer.generate import ChatModel, ModelError, select_chat_model
+from assistant.answer.locate import locate
 from assistant.answer.prompts import (
     answer_messages,
     condense_messages,
@@ -33,7 +34,7 @@ from assistant.text.sanitize import sanitize_model_text
 if TYPE_CHECKING:
     from assistant.answer.rank import QueryEmbedder
     from assistant.config import Settings
-    from assistant.models import DocumentInfo, SearchResult
+    from assistant.models import DocumentInfo, Scope, SearchResult
 
 SearchFunction = Callable[..., "SearchResult"]
 """``search(query, k=...)``: the retrieval the answers are built on."""
@@ -96,11 +97,13 @@ class Answerer:
         backend: str | None = None,
         model: str | None = None,
         strict: bool | None = None,
+        scope: Scope | None = None,
     ) -> Iterator[AnswerEvent]:
         """Stream an answer: status lines, text pieces, then the verified :class:`Answer`.
 
         Model failures are raised as :class:`ModelError` after the partial text was streamed;
-        the caller marks such an answer as failed.
+        the caller marks such an answer as failed. A ``scope`` limits the passages, hence the
+        citations, to its documents.
         """
         question = question.strip()
         run = AnswerRun(question=question, language=detect_language(question))
@@ -109,7 +112,7 @@ class Answerer:
         yield AnswerEvent("status", note)
         standalone = self._standalone(question, history, chat, resolved_mode, run)
         t0 = time.perf_counter()
-        result = self._search(standalone, k=k)
+        result = self._search(standalone, k=k, scope=scope)  # every passage, so every citation, is in scope
         retrieval_ms = (time.perf_counter() - t0) * 1000
         hits = result.hits
         strict_mode = self.settings.answer.strict_citations if strict is None else strict
@@ -247,6 +250,8 @@ class Answerer:
             info = self._document(source.doc_id)
             if info is not None:
                 source.path, source.date = info.path, source.date or info.date
+                source.sha256 = info.sha256
+                source.locator = locate(info, source.start, source.passage, source.passage_start)
         return Answer(
             question=run.question,
             text=verified.text,

@@ -9,7 +9,8 @@ from assistant.config import RetrievalSettings
 from assistant.index.bm25 import query_terms
 from assistant.index.core import Index
 from assistant.index.embedding import CachedEmbedder
-from assistant.models import Chunk, Hit, SearchResult
+from assistant.index.scope import resolve_scope
+from assistant.models import Chunk, Hit, Scope, SearchResult
 from assistant.text.language import detect_language
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -26,20 +27,32 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings
 
-    def search(self, query: str, k: int | None = None, mode: Mode | None = None) -> SearchResult:
-        """The ``k`` best passages for ``query`` with fused and per-retriever scores."""
+    def search(
+        self, query: str, k: int | None = None, mode: Mode | None = None, scope: Scope | None = None
+    ) -> SearchResult:
+        """The ``k`` best passages for ``query`` with fused and per-retriever scores.
+
+        A ``scope`` is applied inside both retrievers (Chroma's filter, the BM25 candidates), so the
+        ``k`` passages all come from it; one that names no indexed document raises
+        :class:`~assistant.errors.EmptyScopeError`.
+        """
         started = time.perf_counter()
         k = k or self.settings.top_k
         mode = mode or self.settings.mode
         pool = max(self.settings.candidates, k)
+        allowed = self.scope_documents(scope)
         dense: list[tuple[str, float]] = []
         embedding_ms = 0.0
         if mode in ("hybrid", "dense"):
             t0 = time.perf_counter()
             vector = self.embedder.embed_query(query)
             embedding_ms = (time.perf_counter() - t0) * 1000
-            dense = [(m.chunk_id, m.similarity) for m in self.index.vectors.query(vector, pool)]
-        sparse = self.index.bm25().search(query_terms(query), pool) if mode in ("hybrid", "bm25") else []
+            dense = [(m.chunk_id, m.similarity) for m in self.index.vectors.query(vector, pool, allowed)]
+        sparse: list[tuple[str, float]] = []
+        if mode in ("hybrid", "bm25"):
+            bm25 = self.index.bm25()
+            rows = None if allowed is None else bm25.document_rows(allowed, self.index.catalog.chunk_owners)
+            sparse = bm25.search(query_terms(query), pool, rows)
         hits = self._fuse(dense, sparse, mode, k)
         return SearchResult(
             query=query,
@@ -49,6 +62,17 @@ class Retriever:
             embedding_ms=embedding_ms,
             retrieval_ms=(time.perf_counter() - started) * 1000,
         )
+
+    def scope_documents(self, scope: Scope | None) -> list[str] | None:
+        """The ids of the documents in ``scope`` (None: no restriction, the scope lets every document through).
+
+        Raises :class:`~assistant.errors.EmptyScopeError` when it names no indexed document.
+        """
+        if scope is None or scope.is_empty():
+            return None
+        documents = [(info.doc_id, info.language) for info in self.index.catalog.documents()]
+        allowed = resolve_scope(scope, documents)
+        return None if allowed is not None and len(allowed) == len(documents) else allowed
 
     def _fuse(self, dense: list[tuple[str, float]], sparse: list[tuple[str, float]], mode: Mode, k: int) -> list[Hit]:
         chunks = self.index.catalog.chunks([cid for cid, _ in dense] + [cid for cid, _ in sparse])

@@ -5,12 +5,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from assistant.bench.defaults import DEFAULT_REAL_CHUNKS, DEFAULT_SAMPLE_CHUNKS, DEFAULT_SIZES, STARTUP_RUNS
 from assistant.cli.common import ConfigOption
+
+if TYPE_CHECKING:
+    from assistant.config import Settings
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -69,6 +72,14 @@ def bench_command(
             "--startup-runs", min=0, help="Runs of each start-up command per size (median; 0: no start-up timings)."
         ),
     ] = STARTUP_RUNS,
+    server_catalog: Annotated[
+        str | None,
+        typer.Option(
+            "--server-catalog",
+            help="The server mode instead: the SQLite and this PostgreSQL catalog side by side on the configured "
+            "Chroma server (corpus: the first of --sizes).",
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Measure ingest, re-ingest, retrieval latency, ask, start-up and memory on scaled corpora; write a report."""
@@ -84,6 +95,9 @@ def bench_command(
         fail(f"--sizes: {exc}", Exit.USAGE)
     if not corpus.is_dir():
         fail(f"no such folder: {corpus} (the shipped articles; pass --corpus)", Exit.USAGE)
+    if server_catalog is not None:
+        server_bench(settings, server_catalog, corpus, work_dir, size_list[0], rounds, seed, out)
+        return
     options = BenchOptions(
         sizes=size_list,
         out_dir=out,
@@ -107,6 +121,33 @@ def bench_command(
     paths = write_reports(result, out)
     typer.echo(render_markdown(result))
     typer.echo(f"wrote {paths.markdown}, {paths.json}, {paths.chart}")
+
+
+def server_bench(
+    settings: Settings, url: str, corpus: Path, work_dir: Path | None, chunks: int, rounds: int, seed: int, out: Path
+) -> None:
+    """The server mode's bench (:mod:`assistant.bench.server`): report on stdout and in ``out``."""
+    from assistant.bench.results import BenchError
+    from assistant.bench.server import render_server_markdown, run_server_bench, write_server_reports
+    from assistant.cli.common import Exit, fail, friendly_errors
+
+    with friendly_errors():
+        try:
+            result = run_server_bench(
+                settings,
+                url,
+                corpus,
+                work_dir or settings.data_dir / "bench",
+                chunks,
+                rounds,
+                seed,
+                log=lambda line: typer.echo(line, err=True),
+            )
+        except BenchError as exc:
+            fail(str(exc), Exit.SOME_FILES_FAILED)
+    paths = write_server_reports(result, out)
+    typer.echo(render_server_markdown(result))
+    typer.echo(f"wrote {paths[0]}, {paths[1]}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -206,7 +206,14 @@ def _ask_lines(result: BenchResult) -> list[str]:
 
 
 def _startup_lines(result: BenchResult) -> list[str]:
-    names = {"help": "--help", "search": "search", "ask": "ask (extractive, embedded)", "doctor": "doctor"}
+    names = {
+        "help": "--help",
+        "search": "search",
+        "ask": "ask (extractive, embedded)",
+        "doctor": "doctor",
+        "search_chroma": "search, no vector copy",
+        "ask_chroma": "ask, no vector copy",
+    }
     rows = []
     for s in result.sizes:
         if not s.startup:
@@ -225,7 +232,7 @@ def _startup_lines(result: BenchResult) -> list[str]:
         "",
         "## Start-up: whole-process wall time of `assistant ...`, s (median)",
         "",
-        *markdown_table(["chunks", *names.values()], rows, align="rrrrr"),
+        *markdown_table(["chunks", *names.values()], rows, align="r" * (len(names) + 1)),
     ]
 
 

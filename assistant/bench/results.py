@@ -69,7 +69,9 @@ class IngestRun(BaseModel):
 class StartupRun(BaseModel):
     """Whole-process wall time of one command line: a new process per run, after one unmeasured warm-up run."""
 
-    name: str = Field(description="`help`, `search`, `ask` or `doctor`.")
+    name: str = Field(
+        description="`help`, `search`, `ask`, `doctor`, or `search_chroma`/`ask_chroma` (without the vectors' copy)."
+    )
     command: str = Field(description="The command line as run (the launcher, then the arguments).")
     run_seconds: list[float] = Field(description="Each measured run, in order.")
     median_s: float

@@ -4,6 +4,11 @@ Each command runs as a new process of the installed ``assistant`` console script
 ``python -m assistant`` when there is none) on a benchmark index, once unmeasured to warm the page
 cache, then ``runs`` times, the commands interleaved so that a change of load on the machine weighs
 on each alike. The figure is the median wall time seen by the parent, interpreter start included.
+The children may write bytecode (``PYTHONDONTWRITEBYTECODE`` is dropped from their environment):
+without it every process compiles the assistant's own modules again, which an installed assistant
+never does. ``search`` and ``ask`` are timed twice: as configured, and (``search_chroma``,
+``ask_chroma``) with the vectors' exact-search copy turned off, so that every search asks Chroma as
+before the copy existed.
 """
 
 from __future__ import annotations
@@ -44,14 +49,29 @@ def settings_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
+WITHOUT_COPY = ("search_chroma", "ask_chroma")
+"""The commands timed with ``ASSISTANT_CHROMA__LOCAL_COPY=false`` (every search asks Chroma)."""
+
+
 def startup_commands(question: str) -> dict[str, list[str]]:
     """The command lines timed, by name (``question`` for ``search`` and ``ask``)."""
+    search = ["search", question]
+    ask = ["ask", "--mode", "extractive", "--backend", "embedded", question]
     return {
         "help": ["--help"],
-        "search": ["search", question],
-        "ask": ["ask", "--mode", "extractive", "--backend", "embedded", question],
+        "search": search,
+        "ask": ask,
         "doctor": ["doctor"],
+        "search_chroma": search,
+        "ask_chroma": ask,
     }
+
+
+def _timed_environment(settings: Settings) -> dict[str, str]:
+    """The timed children's environment: exactly ``settings``, and bytecode may be written (see the module doc)."""
+    env = settings_environment(settings)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def _run_once(argv: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
@@ -65,16 +85,20 @@ def measure_startup(
 ) -> list[StartupRun]:
     """Median whole-process wall time of ``assistant --help``, ``search``, ``ask`` (extractive) and ``doctor``.
 
+    ``search`` and ``ask`` are timed with and without the vectors' exact-search copy (see the module doc).
+
     The commands use the index of ``settings``. Raises :class:`BenchError` when ``--help``, ``search``
     or ``ask`` exits with an error (``doctor`` may warn: its exit code is recorded).
     """
-    base, env = launcher(), settings_environment(settings)
+    base, env = launcher(), _timed_environment(settings)
+    chroma_only = settings.chroma.model_copy(update={"local_copy": False})
+    without_copy = _timed_environment(settings.model_copy(update={"chroma": chroma_only}))
     commands = startup_commands(question)
     times: dict[str, list[float]] = {name: [] for name in commands}
     codes: dict[str, int] = {}
     for measured in [False, *[True] * runs]:  # one warm-up round, then the measured ones
         for name, args in commands.items():
-            seconds, done = _run_once([*base, *args], env)
+            seconds, done = _run_once([*base, *args], without_copy if name in WITHOUT_COPY else env)
             codes[name] = done.returncode
             if done.returncode != 0 and name != "doctor":
                 last = (done.stderr.strip().splitlines() or ["no output"])[-1]
@@ -86,7 +110,8 @@ def measure_startup(
     return [
         StartupRun(
             name=name,
-            command=shlex.join(["assistant", *args]),
+            command=("ASSISTANT_CHROMA__LOCAL_COPY=false " if name in WITHOUT_COPY else "")
+            + shlex.join(["assistant", *args]),
             run_seconds=times[name],
             median_s=reports.percentile(times[name], 50) or 0.0,
             exit_code=codes[name],

@@ -91,9 +91,10 @@ class AnswerPrinter:
             self.out.print()
             self.out.print(Text("Sources:", style="bold"))
         for source in answer.sources:
+            where = f"{safe(source.locator.label)}, " if source.locator and source.locator.label else ""
             self.out.print(
                 Text(f"[{source.number}] {safe(source.title)[:90]} — {shown_name(source.doc_id)}, "
-                     f"chars {source.start}-{source.end}")
+                     f"{where}chars {source.start}-{source.end}")
             )
             self.out.print(Text(f"    “{safe(source.quote)}”", style="italic"))
         timings = answer.timings

@@ -28,6 +28,7 @@ from assistant.cli.common import (
     settings_or_exit,
 )
 from assistant.cli.group import AssistantGroup
+from assistant.cli.scoping import DocOption, InOption, LangOption, scope_of
 
 app = typer.Typer(
     cls=AssistantGroup,
@@ -51,9 +52,15 @@ def ingest(
     ] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the index and build it again.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Then watch the folders and sync again when files change (Ctrl-C stops).")
+    ] = False,
+    debounce: Annotated[
+        float, typer.Option("--debounce", help="With --watch: seconds of quiet before a sync.", show_default=True)
+    ] = 1.0,
     config: ConfigOption = None,
 ) -> None:
-    """Index (sync) documents: new and changed files are indexed, deleted ones removed."""
+    """Index (sync) documents: new and changed files are indexed, deleted ones removed (--watch: and keep doing it)."""
     from assistant.cli.terminal import ingest_progress, print_ingest_report, shown_name
 
     for path in paths or []:
@@ -61,6 +68,11 @@ def ingest(
             fail(f"no such file or folder: {shown_name(str(path))}", Exit.USAGE)
 
     settings = settings_or_exit(config)
+    if watch:
+        from assistant.cli.watching import ingest_and_watch
+
+        ingest_and_watch(settings, list(paths or []), rebuild, quiet, debounce)
+        return
     with friendly_errors():
         services = services_for(settings, need_index=False)
         with ingest_progress(enabled=not quiet and sys.stderr.isatty()) as progress:
@@ -78,16 +90,20 @@ def search(
     k: KOption = None,
     mode: Annotated[str | None, typer.Option("--mode", help="hybrid, dense or bm25.", show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    within: InOption = None,
+    doc: DocOption = None,
+    lang: LangOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Show the passages that best match a question."""
+    """Show the passages that best match a question (only from the --in/--doc/--lang scope when given)."""
     from assistant.cli.terminal import print_search_result
 
     check_k(k)
     check_choice("--mode", mode, setting_choices("retrieval", "mode"))
     if not query.strip():
         fail("the query is empty", Exit.USAGE)
-    result = run(config, lambda services: services.search(query, k=k, mode=mode))  # type: ignore[arg-type]
+    scope = scope_of(within, doc, lang)
+    result = run(config, lambda services: services.search(query, k=k, mode=mode, scope=scope))  # type: ignore[arg-type]
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:
@@ -108,6 +124,17 @@ def ask(
     strict: Annotated[bool, typer.Option("--strict", help="Remove sentences no passage supports.")] = False,
     pull: Annotated[bool, typer.Option("--pull", help="Pull the Ollama model first if it is missing.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON (no streaming).")] = False,
+    within: InOption = None,
+    doc: DocOption = None,
+    lang: LangOption = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            "--export",
+            help="Also write the answer to FILE: Markdown with footnotes (.md) or a JSON evidence bundle (.json).",
+            show_default=False,
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Answer a question from the documents, with verified citations."""
@@ -119,16 +146,46 @@ def ask(
     text = question if question not in (None, "-") else sys.stdin.read().strip()
     if not text or not text.strip():
         fail("no question given (pass it as an argument or on stdin)", Exit.USAGE)
+    scope = scope_of(within, doc, lang)
+    if export is not None:
+        _check_export(export)
 
     def action(services: Any) -> Any:
-        events = services.stream(text, k=k, mode=mode, backend=backend, model=model, strict=strict or None)
+        events = services.stream(
+            text, k=k, mode=mode, backend=backend, model=model, strict=strict or None, scope=scope
+        )
         if pull:
             _pull_model(services, model)
-        return AnswerPrinter(stream=not as_json).consume(events)
+        answer = AnswerPrinter(stream=not as_json).consume(events)
+        if export is not None:
+            _export(services, export, text, answer, {"k": k, "mode": mode, "backend": backend, "model": model})
+        return answer
 
     answer = run(config, action)
     if as_json:
         typer.echo(answer.model_dump_json(indent=2))
+
+
+def _check_export(path: Path) -> None:
+    """Exit 2 with one line unless ``path`` names an export format and its folder exists."""
+    from assistant.conversations.export import export_format
+    from assistant.errors import UsageError
+
+    try:
+        export_format(path)
+    except UsageError as exc:
+        fail(str(exc), Exit.USAGE)
+    if not path.absolute().parent.is_dir():
+        fail(f"cannot export to {path}: no such folder {path.absolute().parent}", Exit.USAGE)
+
+
+def _export(services: Any, path: Path, question: str, answer: Any, options: dict[str, Any]) -> None:
+    from assistant.conversations.store import StoredTurn, now
+
+    asked = {key: value for key, value in options.items() if value is not None}
+    turn = StoredTurn(number=1, question=question, answer=answer, options=asked, created=now())
+    services.export(path, [turn])
+    typer.echo(f"exported to {path}", err=True)
 
 
 def _pull_model(services: Any, model: str | None) -> None:

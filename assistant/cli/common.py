@@ -94,8 +94,11 @@ def settings_or_exit(config: Path | None) -> Settings:
 
 
 def require_index(settings: Settings) -> None:
-    """Exit 3 with one line saying where the index was looked for, unless the data directory holds one."""
-    if not settings.catalog_path.is_file():
+    """Exit 3 with one line saying where the index was looked for, unless the data directory holds one.
+
+    In server mode (``catalog.url``) the catalog is in the database: opening the index checks it.
+    """
+    if settings.catalog.url is None and not settings.catalog_path.is_file():
         location = settings.data_location
         fail(
             f"no index in {location.path} ({location.reason}): run `assistant ingest PATH` to index a folder, "

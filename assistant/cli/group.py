@@ -38,6 +38,14 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "assistant.cli.serve",
         "Serve the documents as MCP tools, over stdio (for desktop agents) or streamable HTTP.",
     ),
+    "chat": (
+        "assistant.cli.chat",
+        "Talk with your documents: follow-up questions, /sources, /open N, /scope, /export (/help lists them).",
+    ),
+    "verify": (
+        "assistant.cli.evidence",
+        "Re-check every quote of an evidence bundle against the files; exit 11 when any no longer holds.",
+    ),
 }
 """Commands added by their module's ``register(app)`` when used: name -> (module, first line of help)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from assistant.index.bm25 import BM25Index, tokenize
-from assistant.index.catalog import Catalog
+from assistant.index.catalog_store import CatalogStore
 
 
 @dataclass
@@ -44,7 +44,7 @@ class IndexAudit:
         return lines
 
 
-def audit_index(catalog: Catalog, vectors: dict[str, str], bm25: BM25Index, deep: bool = False) -> IndexAudit:
+def audit_index(catalog: CatalogStore, vectors: dict[str, str], bm25: BM25Index, deep: bool = False) -> IndexAudit:
     """Compare the catalog with the vectors (chunk id -> document id) and the BM25 index.
 
     ``deep`` also re-tokenises every chunk to check its BM25 tokens against its text.

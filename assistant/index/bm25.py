@@ -9,7 +9,7 @@ catalog changes; it can be saved to and loaded from one file.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -113,8 +113,32 @@ class BM25Index:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def search(self, terms: Sequence[str], k: int) -> list[tuple[str, float]]:
-        """The ``k`` best chunk ids with their BM25 scores (only chunks matching a term)."""
+    def document_rows(self, doc_ids: Iterable[str], owners: Callable[[], dict[str, str]]) -> np.ndarray:
+        """The positions of these documents' chunks in the index, for :meth:`search`'s ``rows``.
+
+        ``owners`` (chunk id -> document id, the catalog's) is called once per index: the chunks'
+        documents are kept with it, so that each scoped search costs one vectorised lookup.
+        """
+        labels: tuple[dict[str, int], np.ndarray] | None = getattr(self, "_row_documents", None)
+        if labels is None:
+            owner = owners()
+            codes: dict[str, int] = {}
+            rows = np.fromiter(
+                (codes.setdefault(owner[c], len(codes)) if c in owner else -1 for c in self.ids),
+                dtype=np.int64,
+                count=len(self.ids),
+            )
+            labels = self._row_documents = (codes, rows)
+        codes, rows = labels
+        wanted = np.fromiter((codes[d] for d in dict.fromkeys(doc_ids) if d in codes), dtype=np.int64)
+        return np.flatnonzero(np.isin(rows, wanted))
+
+    def search(self, terms: Sequence[str], k: int, rows: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """The ``k`` best chunk ids with their BM25 scores (only chunks matching a term).
+
+        ``rows`` (from :meth:`document_rows`) restricts the candidates to those chunks, before the ``k`` best
+        are taken: a scoped search still gets ``k`` of them when that many match.
+        """
         if not self.ids or k <= 0:
             return []
         scores = np.zeros(len(self.ids), dtype=np.float32)
@@ -125,6 +149,10 @@ class BM25Index:
             start, end = self._offsets[position], self._offsets[position + 1]
             scores[self._docs[start:end]] += self._weights[start:end]  # a term's documents are distinct
         matched = np.flatnonzero(scores > 0)
+        if rows is not None:
+            allowed = np.zeros(len(self.ids), dtype=bool)
+            allowed[rows] = True
+            matched = matched[allowed[matched]]
         if matched.size == 0:
             return []
         if matched.size > k:  # only the k best (and chunks tied with the k-th) need sorting

@@ -1,4 +1,7 @@
-"""The catalog: documents, chunks and BM25 tokens in SQLite, beside the vector index.
+"""The catalog: documents, chunks and BM25 tokens in SQLite, beside the vector index (the embedded default).
+
+The PostgreSQL catalog of the server mode (:mod:`assistant.index.pg_catalog`) keeps the same interface
+(:class:`assistant.index.catalog_store.CatalogStore`).
 
 SQLite transactions make each document's update atomic, and a ``pending`` journal records the
 documents whose vectors are being replaced, so that an interrupted ingest is finished (or undone)
@@ -16,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from assistant.errors import CatalogError, DiskFullError, IngestBusyError, StoreUnavailableError
+from assistant.index.migrations import migrate_sqlite
 from assistant.index.storage import connect_read_only, storage_error, writing
 from assistant.models import Chunk, DocumentInfo
 
@@ -26,19 +30,6 @@ _BUSY_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
 _CATALOG_ID = "SELECT value FROM manifest WHERE key = 'catalog_id'"
 _WRITTEN_HERE: dict[str, str] = {}
 """The last revision each catalog (by path) was written to by this process."""
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS manifest (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS documents (doc_id TEXT PRIMARY KEY, info TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS chunks (
-    chunk_id TEXT PRIMARY KEY, doc_id TEXT NOT NULL, idx INTEGER NOT NULL,
-    start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL, language TEXT NOT NULL,
-    title TEXT NOT NULL, boilerplate INTEGER NOT NULL, tokens TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (doc_id);
-CREATE TABLE IF NOT EXISTS pending (doc_id TEXT PRIMARY KEY);
-"""
-
 
 
 class Catalog:
@@ -91,6 +82,10 @@ class Catalog:
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
+
+    def schema_version(self) -> int:
+        """How many of the migrations (:mod:`assistant.index.migrations`) the catalog has had."""
+        return int(self._db().execute("PRAGMA user_version").fetchone()[0])
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -279,7 +274,7 @@ def _connect_read_write(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.executescript(_SCHEMA)
+    migrate_sqlite(conn)
     if conn.execute("SELECT 1 FROM manifest WHERE key = 'catalog_id'").fetchone() is None:
         with conn:  # names this catalog, so that files derived from another one never match
             made = conn.execute("INSERT OR IGNORE INTO manifest VALUES ('catalog_id', lower(hex(randomblob(8))))")

@@ -35,12 +35,13 @@ from assistant.errors import (
 )
 from assistant.index.audit import IndexAudit, audit_index
 from assistant.index.bm25 import BM25Index, tokenize
-from assistant.index.catalog import Catalog
+from assistant.index.catalog_store import CatalogStore, catalog_exists, drop_catalog, open_catalog, server_url
 from assistant.index.chroma import chroma_connection, close_connection, private_copy, reset_collection
 from assistant.index.health import RECORD_FILE, check_store, forget, trust
 from assistant.index.lock import exclusive_write, ingest_lock
 from assistant.index.manifest import REBUILD_HINT, check_manifest, expected_manifest
 from assistant.index.storage import check_data_dir, is_writable, writing
+from assistant.index.vector_copy import COPY_FILE
 from assistant.index.vectors import VectorIndex
 from assistant.models import Chunk, DocumentInfo
 
@@ -83,9 +84,9 @@ class Index:
         self.dim = dim
         check_data_dir(settings)
         catalog_path = settings.index_dir / CATALOG_FILE
-        if not create and not rebuild and not catalog_path.is_file():
+        if not create and not rebuild and not catalog_exists(settings, catalog_path):
             raise NoIndexError(f"no index at {settings.data_dir}: run `assistant ingest PATH`")
-        self.read_only = _cannot_write(catalog_path)
+        self.read_only = server_url(settings) is None and _cannot_write(catalog_path)
         """The data directory cannot be written: nothing is ever written there."""
         if self.read_only and (rebuild or not catalog_path.is_file()):
             raise CannotWriteError(f"cannot write the index in {settings.index_dir} (read-only)")
@@ -96,10 +97,10 @@ class Index:
         if rebuild:
             with exclusive_write(settings), writing(f"the index in {settings.index_dir}"):
                 self._drop_store()
-                for suffix in ("", "-wal", "-shm"):
-                    catalog_path.with_name(catalog_path.name + suffix).unlink(missing_ok=True)
+                drop_catalog(settings, catalog_path)
                 (settings.index_dir / BM25_FILE).unlink(missing_ok=True)
-        self.catalog = Catalog(catalog_path, read_only=self.read_only)
+                (settings.index_dir / COPY_FILE).unlink(missing_ok=True)
+        self.catalog: CatalogStore = open_catalog(settings, catalog_path, read_only=self.read_only)
         self.catalog.check()
         self._check_manifest()
         self._check_store()
@@ -110,6 +111,9 @@ class Index:
             dim,
             create=create and not self.read_only,
             on_change=self._trust if embedded else None,
+            copy_path=settings.index_dir / COPY_FILE,
+            stamp=self._copy_stamp if embedded and settings.chroma.local_copy else None,
+            save_copy=not self.read_only,
         )
         self._bm25: BM25Index | None = None
         self._lock = threading.RLock()
@@ -137,6 +141,10 @@ class Index:
                 raise
             # Chroma cannot open a store on a full disk even to read it: check the copy it will be read from
             check_store(path, self.settings.chroma.collection, self._record, expected, private_copy(path))
+
+    def _copy_stamp(self) -> str | None:
+        """The catalog's revision, which stamps the vectors' exact-search copy; None while an update is pending."""
+        return None if self.catalog.pending() else self.catalog.revision()
 
     def _trust(self, count: int) -> None:
         trust(self.settings.chroma_path, self._record, count)

@@ -1,4 +1,9 @@
-"""The writer lock: one process at a time writes a data directory's index (Chroma is not process-safe)."""
+"""The writer lock: one process at a time writes an index (Chroma is not process-safe).
+
+Embedded catalog: an OS file lock in the data directory. PostgreSQL catalog (server mode): the
+catalog's advisory lock (:func:`assistant.index.pg_catalog.advisory_lock`), which serialises the
+ingests of every machine that shares the catalog.
+"""
 
 from __future__ import annotations
 
@@ -34,20 +39,34 @@ def ingest_lock(settings: Settings) -> Any:
 def exclusive_write(settings: Settings) -> Iterator[None]:
     """Hold the ingest lock, waiting at most ``ingest.lock_timeout`` seconds for it.
 
-    Re-entrant within a thread, so a caller can take the lock before opening the index (a process
-    that has to wait then touches no file of the index) and call :func:`assistant.ingest.sync.sync`.
+    Re-entrant within a thread (per data directory, or per catalog URL in server mode), so a caller
+    can take the lock before opening the index (a process that has to wait then touches no file of
+    the index) and call :func:`assistant.ingest.sync.sync`.
     A read-only data directory or a full disk raises :class:`StorageError` before anything is written.
     """
     from filelock import Timeout
 
+    from assistant.index.catalog_store import server_url
+
     held: dict[str, int] = _HELD.__dict__.setdefault("counts", {})
-    key = str(settings.index_dir.resolve())
+    url = server_url(settings)
+    key = url or str(settings.index_dir.resolve())
     if held.get(key):
         held[key] += 1
         try:
             yield
         finally:
             held[key] -= 1
+        return
+    if url is not None:
+        from assistant.index.pg_catalog import advisory_lock
+
+        with advisory_lock(url, settings.ingest.lock_timeout, settings.catalog.connect_timeout):
+            held[key] = 1
+            try:
+                yield
+            finally:
+                held[key] = 0
         return
     lock = ingest_lock(settings)
     try:

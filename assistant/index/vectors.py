@@ -8,13 +8,20 @@ every vector is computed by :mod:`assistant.index.embedding`.
 
 Chroma refuses more than ``client.get_max_batch_size()`` records per call, so every write, delete
 and read by ids is sliced to that size.
+
+In embedded mode a search is answered from an exact-search copy of the vectors when the catalog is
+still at the revision the copy was read at (:mod:`assistant.index.vector_copy`): a new process then
+never imports chromadb to search. Every write deletes the copy first; the next search that finds
+none asks Chroma and reads the copy again.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +30,7 @@ from assistant.errors import IndexMismatchError, StoreUnavailableError
 from assistant.index.chroma import ChromaConnection, open_chroma, reset_collection
 from assistant.index.manifest import mismatch_message
 from assistant.index.storage import check_space, writing
+from assistant.index.vector_copy import CopyKey, VectorCopy, discard
 from assistant.models import Chunk
 
 __all__ = [
@@ -54,6 +62,10 @@ class VectorIndex:
     The collection is opened on first use. ``create=False`` never creates it: a missing collection
     reads as empty. ``on_change(count)`` is called after the collection is first read and after each
     write, with its vector count.
+
+    ``copy_path`` and ``stamp`` enable the exact-search copy (embedded mode): ``stamp()`` is the
+    catalog's revision, or None while an update is pending (then Chroma is asked). ``save_copy``:
+    the copy may be written (False in a directory that cannot be).
     """
 
     def __init__(
@@ -64,6 +76,9 @@ class VectorIndex:
         dim: int,
         create: bool = True,
         on_change: Callable[[int], None] | None = None,
+        copy_path: Path | None = None,
+        stamp: Callable[[], str | None] | None = None,
+        save_copy: bool = True,
     ) -> None:
         self.connection = connection
         self.name = collection
@@ -73,6 +88,13 @@ class VectorIndex:
         self._on_change = on_change
         self._collection: Any = None
         self._generation = -1
+        self._copy_path = copy_path if stamp is not None else None
+        self._stamp = stamp
+        self._save_copy = save_copy
+        self._copy: VectorCopy | None = None
+        self._copy_lock = threading.Lock()
+        self._copy_failed: CopyKey | None = None
+        """The key under which saving the copy failed (a full disk): not tried again on every search."""
 
     def _current(self) -> Any:
         """The collection (None when it does not exist and may not be created), got again after a reopen."""
@@ -116,8 +138,10 @@ class VectorIndex:
         """Run ``action`` on the collection; once more if it was deleted and made again meanwhile (a rebuild)."""
         from chromadb.errors import NotFoundError
 
+        from assistant.index.servers import chroma_reachable
+
         for attempt in range(2):
-            with self.connection.in_use():
+            with self.connection.in_use(), chroma_reachable(self.connection.location):
                 collection = self._current()
                 if collection is None:
                     return empty
@@ -150,8 +174,85 @@ class VectorIndex:
             self._on_change(self.count())
 
     def count(self) -> int:
-        """Number of chunks in the collection."""
+        """Number of chunks in the collection (from the exact-search copy when it is current)."""
+        copy = self._current_copy()
+        if copy is not None:
+            return len(copy)
         return int(self._call(lambda c: c.count(), 0))
+
+    # -- the exact-search copy ---------------------------------------------------------------
+    def _copy_key(self) -> CopyKey | None:
+        """What a copy must have been read under to be used now (None: no copy may be used)."""
+        if self._copy_path is None or self._stamp is None:
+            return None
+        stamp = self._stamp()
+        return None if stamp is None else CopyKey(stamp, self.embedding_model, self.dim, self.name)
+
+    def _current_copy(self, key: CopyKey | None = None) -> VectorCopy | None:
+        """The copy read under ``key`` (default: the current one), from memory or its file; None if there is none."""
+        key = key or self._copy_key()
+        if key is None or self._copy_path is None:
+            return None
+        with self._copy_lock:
+            if self._copy is None or self._copy.key != key:
+                self._copy = VectorCopy.load(self._copy_path, key)
+            return self._copy
+
+    def _discard_copy(self) -> None:
+        """Delete the copy before the vectors change (a no-op without one)."""
+        if self._copy_path is not None:
+            with self._copy_lock:
+                self._copy = None
+                if self._save_copy:
+                    discard(self._copy_path)
+
+    def write_copy(self) -> bool:
+        """Read every vector from Chroma into the exact-search copy and save it, unless the saved one is current.
+
+        True when a current copy is saved. Nothing is saved when the copy is disabled, cannot be
+        written, or the catalog moved (or an update began) while the vectors were read.
+        """
+        key = self._copy_key()
+        if key is None or self._copy_path is None or not self._save_copy:
+            return False
+        if self._current_copy(key) is not None:
+            return True
+        if key == self._copy_failed:
+            return False
+
+        def read(collection: Any) -> tuple[list[str], list[str], list[Any]]:
+            ids: list[str] = []
+            owners: list[str] = []
+            vectors: list[Any] = []
+            page, offset = self.connection.max_batch, 0
+            while True:
+                batch = collection.get(limit=page, offset=offset, include=["embeddings", "metadatas"])
+                ids.extend(batch["ids"])
+                for meta in batch["metadatas"] or [{}] * len(batch["ids"]):
+                    owners.append(str((meta or {}).get("doc_id") or (meta or {}).get("document_id") or ""))
+                found = batch["embeddings"]
+                if len(batch["ids"]):
+                    vectors.append(np.asarray(found, dtype=np.float32))
+                if len(batch["ids"]) < page:
+                    return ids, owners, vectors
+                offset += page
+
+        ids, owners, parts = self._call(read, ([], [], []))
+        if self._copy_key() != key:
+            return False  # a write began or landed while reading: its own reader reads the copy again
+        try:
+            matrix = np.concatenate(parts) if parts else np.zeros((0, self.dim), dtype=np.float32)
+            copy = VectorCopy.from_store(key, ids, owners, matrix)
+        except ValueError:
+            return False  # vectors of another dimension: Chroma's own checks report it
+        try:
+            copy.save(self._copy_path)
+        except OSError:
+            self._copy_failed = key
+            return False  # a full disk: searches ask Chroma
+        with self._copy_lock:
+            self._copy = copy
+        return True
 
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Add chunks with their vectors (their document's old chunks must be deleted first)."""
@@ -184,6 +285,7 @@ class VectorIndex:
             for part in _slices(nodes, self.connection.max_batch):
                 store.add(list(part))
 
+        self._discard_copy()
         self._writable()
         if self.connection.local_path is not None:
             # what Chroma writes for them (its log, metadata, full-text index, HNSW and journal), roughly
@@ -207,6 +309,7 @@ class VectorIndex:
                 # the key llama-index's ChromaVectorStore.delete matches on, for many documents at once
                 collection.delete(where={"document_id": part[0]} if len(part) == 1 else {"document_id": {"$in": part}})
 
+        self._discard_copy()
         self._writable()
         with writing(f"the vector store {self.connection.location}"):
             self._call(delete, None)
@@ -221,6 +324,7 @@ class VectorIndex:
             for part in _slices(list(chunk_ids), self.connection.max_batch):
                 collection.delete(ids=list(part))
 
+        self._discard_copy()
         self._writable()
         with writing(f"the vector store {self.connection.location}"):
             self._call(delete, None)
@@ -247,13 +351,28 @@ class VectorIndex:
         """All chunk ids in the collection (for consistency checks)."""
         return set(self.owners())
 
-    def query(self, vector: np.ndarray, k: int) -> list[DenseMatch]:
-        """The ``k`` chunks most similar to ``vector`` (cosine similarity)."""
-        if k <= 0:  # an empty collection answers with no ids: no count per query (it costs more than the search)
+    def query(self, vector: np.ndarray, k: int, doc_ids: Sequence[str] | None = None) -> list[DenseMatch]:
+        """The ``k`` chunks most similar to ``vector`` (cosine similarity).
+
+        ``doc_ids`` restricts the search to those documents' chunks inside Chroma (a ``where`` filter
+        on the metadata's ``doc_id``), so that ``k`` of them come back when they have that many.
+        """
+        if k <= 0 or (doc_ids is not None and not doc_ids):  # an empty collection answers with no ids: no count
             return []
+        key = self._copy_key()
+        copy = self._current_copy(key) if key is not None else None
+        if copy is not None:
+            return [DenseMatch(i, s) for i, s in copy.search(vector, k, doc_ids)]
+        matches = self._chroma_query(vector, k, doc_ids)
+        if key is not None:
+            self.write_copy()  # for the next searches of this process and of new ones
+        return matches
+
+    def _chroma_query(self, vector: np.ndarray, k: int, doc_ids: Sequence[str] | None) -> list[DenseMatch]:
         embedding = [float(x) for x in vector]
+        where = None if doc_ids is None else {"doc_id": {"$in": list(doc_ids)}}
         found = self._call(
-            lambda c: c.query(query_embeddings=[embedding], n_results=k, include=["distances"]),
+            lambda c: c.query(query_embeddings=[embedding], n_results=k, where=where, include=["distances"]),
             {"ids": [[]], "distances": [[]]},
         )
         ids = (found.get("ids") or [[]])[0]

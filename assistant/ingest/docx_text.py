@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from assistant.ingest.bounds import ReadLimits, UnreadableFileError, one_line, too_large
+from assistant.ingest.outline import joined_headings
+from assistant.models import Outline
 
 _WORD = ("http://schemas.openxmlformats.org/wordprocessingml/2006/main", "http://purl.oclc.org/ooxml/wordprocessingml/main")
 _MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
@@ -43,14 +45,14 @@ _PAGE_BREAKS = frozenset(("page", "column"))
 _STYLE_ID = tuple(f"{{{ns}}}styleId" for ns in _WORD)
 _NAME = _tags("name")
 _STYLE_ELEMENT = _tags("style")
-_HEADING = re.compile(r"^(?:heading\s*\d|title)$", re.IGNORECASE)
+_HEADING = re.compile(r"^(?:heading\s*(\d)|title)$", re.IGNORECASE)
 # What zipfile and zlib raise on a broken archive (KeyError: a part that is not there).
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, KeyError)
 _MAX_SMALL_PART = 8 * 1024 * 1024  # relationships and styles: small parts, read whole
 
 
-def read_docx(raw: bytes, limits: ReadLimits) -> tuple[str, str | None, str]:
-    """(text, title or None, "docx") of a .docx; see the module docstring."""
+def read_docx(raw: bytes, limits: ReadLimits) -> tuple[str, str | None, str, Outline]:
+    """(text, title or None, "docx", its headings) of a .docx; see the module docstring."""
     from lxml import etree
 
     try:
@@ -65,7 +67,8 @@ def read_docx(raw: bytes, limits: ReadLimits) -> tuple[str, str | None, str]:
     except (*_ZIP_ERRORS, etree.LxmlError, NotImplementedError, OSError, ValueError) as error:
         raise UnreadableFileError(f"not a valid DOCX: {one_line(error)}") from None
     title = next((text for style, text in paragraphs if style in headings and text.strip()), None)
-    return "\n".join(text for _, text in paragraphs), title, "docx"
+    outline = Outline(headings=joined_headings([(headings.get(style), text) for style, text in paragraphs], "\n"))
+    return "\n".join(text for _, text in paragraphs), title, "docx", outline
 
 
 def _check_archive(archive: zipfile.ZipFile, limits: ReadLimits) -> None:
@@ -93,9 +96,9 @@ def _main_part(archive: zipfile.ZipFile) -> str:
     raise UnreadableFileError("not a valid DOCX: no document part")
 
 
-def _heading_styles(archive: zipfile.ZipFile, main: str) -> set[str]:
-    """The style ids whose names are Heading n or Title (from the styles part, else by id)."""
-    ids = {"Title", *(f"Heading{n}" for n in range(1, 10))}
+def _heading_styles(archive: zipfile.ZipFile, main: str) -> dict[str, int]:
+    """Style ids named Heading n or Title, with their level (Title: 0), from the styles part, else by id."""
+    ids = {"Title": 0, **{f"Heading{n}": n for n in range(1, 10)}}
     folder = posixpath.dirname(main)
     rels = posixpath.join(folder, "_rels", posixpath.basename(main) + ".rels")
     styles = posixpath.join(folder, "styles.xml")
@@ -109,8 +112,9 @@ def _heading_styles(archive: zipfile.ZipFile, main: str) -> set[str]:
         style_id = next((element.get(key) for key in _STYLE_ID if element.get(key)), None)
         name = next((child for child in element if child.tag in _NAME), None)
         value = next((name.get(key) for key in _VAL if name is not None and name.get(key)), "")
-        if style_id and _HEADING.match(value):
-            ids.add(style_id)
+        heading = _HEADING.match(value)
+        if style_id and heading:
+            ids[style_id] = int(heading.group(1) or 0)
     return ids
 
 

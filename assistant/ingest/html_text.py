@@ -13,6 +13,8 @@ import re
 
 from assistant.ingest.bounds import ReadLimits, UnreadableFileError
 from assistant.ingest.decoding import decode_html
+from assistant.ingest.outline import MAX_HEADINGS, headings_by_lines
+from assistant.models import Outline
 
 _DROP = frozenset(("script", "style", "noscript", "template", "head"))
 # fmt: off
@@ -22,6 +24,7 @@ _BLOCKS = frozenset((
     "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table", "td", "th", "tr", "ul",
 ))
 # fmt: on
+_HEADINGS = {f"h{level}": level for level in range(1, 7)}
 _SPACES = re.compile(r"[^\S\n]+")
 _WHITESPACE = re.compile(r"\s+")
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -44,6 +47,8 @@ class _PageText:
         self.pre = 0  # depth inside <pre>
         self.titles: dict[str, list[str]] = {}  # "title" and "h1": the strings of the first of each
         self.open_titles: dict[str, int] = {}  # the ones being read, with their nesting depth
+        self.headings: list[tuple[int, list[str]]] = []  # (level, strings) of the visible h1-h6, for the outline
+        self.heading: str | None = None  # the heading tag being read
 
     def start(self, tag: str, attrib: object) -> None:
         self.nodes += 1
@@ -61,6 +66,9 @@ class _PageText:
         if tag == "pre":
             self._end_run()
             self.pre += 1
+        if tag in _HEADINGS and self.heading is None and len(self.headings) < MAX_HEADINGS:
+            self.heading = tag
+            self.headings.append((_HEADINGS[tag], []))
         if tag == "br":
             self._break("\n")
         elif tag in _BLOCKS:
@@ -79,6 +87,8 @@ class _PageText:
         if tag == "pre":
             self._end_run()
             self.pre = max(0, self.pre - 1)
+        if tag == self.heading:
+            self.heading = None
         if tag in _BLOCKS:
             self._break("\n\n")
 
@@ -88,6 +98,8 @@ class _PageText:
                 self.titles[name].append(text)
         if not self.dropped:
             (self.pieces if self.pre else self.run).append(text)
+            if self.heading is not None:
+                self.headings[-1][1].append(text)
 
     def _end_run(self) -> None:
         """Collapse the whitespace of the text gathered since the last break (source line breaks are spaces)."""
@@ -120,8 +132,8 @@ class _PageText:
         return None
 
 
-def read_html(raw: bytes, limits: ReadLimits) -> tuple[str, str | None, str]:
-    """(visible text, title or None, encoding) of an HTML page; see the module docstring."""
+def read_html(raw: bytes, limits: ReadLimits) -> tuple[str, str | None, str, Outline]:
+    """(visible text, title or None, encoding, its h1-h6 headings) of an HTML page; see the module docstring."""
     from lxml import etree
 
     text, encoding = decode_html(raw)
@@ -135,4 +147,6 @@ def read_html(raw: bytes, limits: ReadLimits) -> tuple[str, str | None, str]:
         raise UnreadableFileError(f"too many HTML elements: more than {limits.max_html_nodes}") from None
     except etree.LxmlError as error:
         raise UnreadableFileError(f"not valid HTML: {error}") from None
-    return target.text(), target.title(), encoding
+    text = target.text()
+    found = ((level, "".join(strings)) for level, strings in target.headings)
+    return text, target.title(), encoding, Outline(headings=headings_by_lines(text, found))

@@ -13,6 +13,8 @@ import struct
 import zlib
 
 from assistant.ingest.bounds import MB, ReadLimits, UnreadableFileError, one_line, too_large
+from assistant.ingest.outline import joined_pages
+from assistant.models import Outline
 
 _FILE_NAME = re.compile(r"\.\w{2,4}$|^untitled$", re.IGNORECASE)
 # pypdf raises more than its own PyPdfError on broken files: these are what its parsers let through.
@@ -34,8 +36,8 @@ _LIBRARY_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def read_pdf(raw: bytes, limits: ReadLimits) -> tuple[str, str | None, str]:
-    """(text, title or None, "pypdf") of a PDF; see the module docstring."""
+def read_pdf(raw: bytes, limits: ReadLimits) -> tuple[str, str | None, str, Outline]:
+    """(text, title or None, "pypdf", where each page starts) of a PDF; see the module docstring."""
     from pypdf import PdfReader, apply_configuration
     from pypdf.errors import LimitReachedError, PyPdfError
 
@@ -70,10 +72,10 @@ def read_pdf(raw: bytes, limits: ReadLimits) -> tuple[str, str | None, str]:
         raise UnreadableFileError(f"not a valid PDF: {one_line(error)}") from None
     except _LIBRARY_ERRORS as error:
         raise UnreadableFileError(f"not a valid PDF: {one_line(error)}") from None
-    text = "\n\n".join(page.strip("\n") for page in pages if page.strip())
+    text, starts = joined_pages(pages)
     if not text.strip():
         raise UnreadableFileError("no extractable text (scanned PDF?)")
-    return text, title, "pypdf"
+    return text, title, "pypdf", Outline(pages=starts)
 
 
 def pdf_title(title: object) -> str | None:

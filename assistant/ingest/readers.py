@@ -20,8 +20,9 @@ from assistant.ingest.discovery import FileRef, SkippedFile, discover_files, nor
 from assistant.ingest.docx_text import read_docx
 from assistant.ingest.html_text import read_html
 from assistant.ingest.metadata import MAX_TITLE_CHARS, clip_title, find_date, first_line_title
+from assistant.ingest.outline import markdown_headings, normalized_offsets
 from assistant.ingest.pdf_text import read_pdf
-from assistant.models import DocumentInfo, LoadedDocument
+from assistant.models import DocumentInfo, LoadedDocument, Outline
 from assistant.text.language import detect_language
 
 __all__ = [
@@ -40,8 +41,8 @@ __all__ = [
 
 SUPPORTED_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
 
-Reader = Callable[[bytes, ReadLimits], tuple[str, str | None, str]]
-"""(raw bytes, limits) -> (text, title or None, encoding or reader name)."""
+Reader = Callable[[bytes, ReadLimits], tuple[str, str | None, str, Outline]]
+"""(raw bytes, limits) -> (text, title or None, encoding or reader name, page starts and headings in the text)."""
 
 
 def read_document(ref: FileRef, max_bytes: int, limits: ReadLimits | None = None) -> LoadedDocument:
@@ -58,8 +59,11 @@ def read_document(ref: FileRef, max_bytes: int, limits: ReadLimits | None = None
     raw = _read_bytes(ref, max_bytes)
     if not raw.strip():
         raise UnreadableFileError("empty file")
-    text, title, encoding = reader(raw, limits or default_limits())
+    text, title, encoding, outline = reader(raw, limits or default_limits())
+    outline = normalized_offsets(text, outline)
     text = _normalize_newlines(text)
+    if fmt == "md":
+        outline = Outline(headings=markdown_headings(text))
     if not text.strip():
         raise UnreadableFileError("empty file" if fmt in ("txt", "md") else "no text content")
     info = DocumentInfo(
@@ -74,6 +78,7 @@ def read_document(ref: FileRef, max_bytes: int, limits: ReadLimits | None = None
         n_chars=len(text),
         n_chunks=0,
         indexed_at="",
+        outline=outline,
     )
     return LoadedDocument(info=info, text=text)
 
@@ -110,20 +115,20 @@ def _normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _read_txt(raw: bytes, limits: ReadLimits) -> tuple[str, str | None, str]:
+def _read_txt(raw: bytes, limits: ReadLimits) -> tuple[str, str | None, str, Outline]:
     text, encoding = decode_text(raw)
-    return text, None, encoding
+    return text, None, encoding, Outline()
 
 
 # "# Title" at the start of a line; the trailing " #" markers are stripped outside the pattern.
 _MD_HEADING = re.compile(r"^#[ \t]++([^\n]+)", re.MULTILINE)
 
 
-def _read_md(raw: bytes, limits: ReadLimits) -> tuple[str, str | None, str]:
+def _read_md(raw: bytes, limits: ReadLimits) -> tuple[str, str | None, str, Outline]:
     text, encoding = decode_text(raw)
     heading = _MD_HEADING.search(_normalize_newlines(text))
     title = heading.group(1)[: 20 * MAX_TITLE_CHARS].rstrip(" \t#") if heading else None
-    return text, title or None, encoding
+    return text, title or None, encoding, Outline()  # headings: found once newlines are normalised
 
 
 _READERS: dict[str, Reader] = {

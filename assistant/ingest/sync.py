@@ -33,6 +33,7 @@ from assistant.index.storage import writing
 from assistant.ingest.bounds import ReadLimits, UnreadableFileError
 from assistant.ingest.chunking import chunk_document, chunk_id
 from assistant.ingest.discovery import FileRef, discover_files, escape_name
+from assistant.ingest.outline import with_chunk_lines
 from assistant.ingest.readers import read_document
 from assistant.ingest.writer import PreparedDocument, SliceWriter, embed_passages
 from assistant.models import Chunk, LoadedDocument
@@ -154,6 +155,7 @@ def _sync_locked(
         report.removed = _prune(paths, {ref.doc_id for ref in refs}, index)
     report.chunks_embedded = embedder.embedded_count - embedded_before
     index.bm25()  # built and saved now if anything changed, so that the next query process only loads it
+    index.vectors.write_copy()  # likewise the vectors' exact-search copy: the next search needs no chromadb
     report.seconds = time.perf_counter() - started
     return report
 
@@ -177,7 +179,7 @@ def _prepare(
     flagged = instruction_spans(loaded.text)
     chunks = _chunk_around(loaded, flagged, settings)
     report.flagged.extend(_flagged_entries(ref.doc_id, loaded.text, flagged))
-    return PreparedDocument(loaded.info, chunks, known is not None)
+    return PreparedDocument(with_chunk_lines(loaded, chunks), chunks, known is not None)
 
 
 def _flagged_entries(doc_id: str, text: str, spans: list[tuple[int, int]]) -> list[FlaggedText]:

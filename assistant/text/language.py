@@ -122,9 +122,12 @@ def _langid_probabilities(text: str) -> dict[str, float]:
 
 @lru_cache(maxsize=1)
 def _identifier() -> Any:
-    """The py3langid model, loaded once on first use and restricted to ``CANDIDATES``."""
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    """The py3langid model, loaded once on first use and restricted to ``CANDIDATES``.
 
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    identifier.set_languages(list(CANDIDATES))
-    return identifier
+    Kept unpacked in the user cache (:mod:`assistant.text.langid_model`): unpacking py3langid's
+    compressed model cost every new process 0.3-0.7 s.
+    """
+    from assistant.locations import user_cache_dir
+    from assistant.text.langid_model import load_identifier
+
+    return load_identifier(CANDIDATES, user_cache_dir())

@@ -34,7 +34,9 @@ from assistant.web.documents import (
 )
 from assistant.web.messages import readable_error
 from assistant.web.render import Notice, conversation_html, notice_html, sources_html, status_html
+from assistant.web.scope import scope_of_choice
 from assistant.web.toolkit import quiet_gradio
+from assistant.web.viewer import evidence_html
 from assistant.web.worker import add_files_in_worker
 
 if TYPE_CHECKING:
@@ -73,12 +75,19 @@ class Callbacks:
 
     # -- chat --
     def ask(
-        self, question: str, model_choice: str, k: float, strict: bool, turns: list[Turn]
+        self,
+        question: str,
+        model_choice: str,
+        k: float,
+        strict: bool,
+        turns: list[Turn],
+        scope_choice: Sequence[str] | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         """Stream the answer to ``question`` into this session's conversation.
 
-        A question the services refuse (too long) becomes a failed turn with one readable line, and
-        stays in the question box to be shortened.
+        A question the services refuse (too long, a scope with no document) becomes a failed turn
+        with one readable line, and stays in the question box. ``scope_choice`` (the scope picker's
+        values) limits the passages, so the citations, to those folders and documents.
         """
         question = (question or "").strip()
         if not question:
@@ -87,6 +96,7 @@ class Callbacks:
         try:
             backend, model = parse_model_choice(model_choice)
             options = {"k": int(k), "strict": bool(strict), "backend": backend, "model": model}
+            options["scope"] = scope_of_choice(scope_choice)
             events = self.services.stream(question, history=history_pairs(turns), **options)
         except Exception as exc:
             turns = next_turns(turns, question_preview(question))
@@ -115,6 +125,10 @@ class Callbacks:
     def clear(self) -> tuple[str, str, list[Turn], None]:
         """Forget this session's conversation."""
         return conversation_html([]), sources_html([]), [], None
+
+    def evidence(self, turns: list[Turn], turn: Any, number: Any) -> str:
+        """The evidence viewer opened on source ``number`` of answer ``turn`` (from this session's conversation)."""
+        return evidence_html(self.services, turns, turn, number)
 
     # -- status --
     def status(self, model_choice: str | None) -> str:

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 from assistant.web.callbacks import Callbacks
 from assistant.web.choices import default_model_choice, model_choices
 from assistant.web.documents import DOC_HEADERS
+from assistant.web.history import history_panel
 from assistant.web.render import conversation_html, sources_html, status_html
+from assistant.web.scope import scope_picker
 from assistant.web.toolkit import quiet_gradio, static_text
 
 if TYPE_CHECKING:
@@ -62,6 +64,7 @@ def build_app(services: "Services") -> "gr.Blocks":
                             submit_btn="Ask",
                             stop_btn=False,
                         )
+                        scope = scope_picker(services)
                         with gr.Row(equal_height=True, elem_id="settings"):
                             model = gr.Dropdown(
                                 model_choices(settings, None),
@@ -88,9 +91,17 @@ def build_app(services: "Services") -> "gr.Blocks":
                                     elem_id="strict",
                                 )
                                 clear = gr.Button("Clear conversation", variant="secondary", size="sm", elem_id="clear")
+                        history = history_panel(services, Path(app.GRADIO_CACHE) / "exports")
                     with gr.Column(scale=5, min_width=320, elem_id="sources-column"):
                         sources = gr.HTML(sources_html([]), elem_id="sources-panel", apply_default_css=False)
                 last_answer = gr.JSON(visible=False)
+                viewer = gr.HTML(
+                    "",
+                    elem_id="evidence-viewer",
+                    js_on_load=static_text("viewer.js"),
+                    css_template=static_text("viewer.css"),
+                    apply_default_css=False,
+                )
             with gr.Tab("Documents", id="documents") as documents_tab:
                 docs_summary = gr.HTML()
                 table = gr.Dataframe(
@@ -131,7 +142,7 @@ def build_app(services: "Services") -> "gr.Blocks":
         documents_out = [table, to_remove, docs_summary]
         ask_event = question.submit(
             cb.ask,
-            [question, model, k, strict, turns],
+            [question, model, k, strict, turns, scope.component],
             [conversation, sources, turns, question, last_answer],
             api_name="ask",
             show_progress="hidden",
@@ -139,7 +150,16 @@ def build_app(services: "Services") -> "gr.Blocks":
             concurrency_id="ask",
         )
         question.stop(cb.stop, [turns], [conversation, turns, question], cancels=[ask_event], api_visibility="private")
+        history.wire(turns, conversation, sources, last_answer, model, k, strict, ask_event, clear, app,
+                     scope=scope.component)
         clear.click(cb.clear, None, [conversation, sources, turns, last_answer], api_name="clear")
+
+        def open_evidence(turns: Any, event: gr.EventData) -> Any:
+            return cb.evidence(turns, getattr(event, "turn", None), getattr(event, "n", None))
+
+        conversation.evidence(  # a marker clicked (static/app.js): the viewer at that quote
+            open_evidence, [turns], [viewer], api_visibility="private", show_progress="hidden", concurrency_limit=2
+        )
         model.change(cb.status, [model], [status], api_name="status", show_progress="hidden")
         timer.tick(cb.status, [model], [status], api_visibility="private", show_progress="hidden")
         files.upload(
@@ -162,5 +182,6 @@ def build_app(services: "Services") -> "gr.Blocks":
         documents_tab.select(cb.documents, None, documents_out, api_visibility="private", show_progress="hidden")
         table.select(pick_document, [table], [to_remove], api_visibility="private")
         app.load(cb.refresh, [model], [status, model, *documents_out], api_visibility="private")
+        scope.wire(app)
     app.queue(max_size=QUEUE_SIZE, default_concurrency_limit=2)
     return app

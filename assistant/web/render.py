@@ -166,11 +166,13 @@ def word_bounds(text: str, lo: int, hi: int) -> tuple[int, int]:
 
 
 def source_card_html(index: int, source: Source) -> str:
-    """One cited source: number, title, file, language, date and the highlighted quote."""
-    meta = [source.doc_id, source.language.upper() if source.language else "", source.date or ""]
+    """One cited source: number (opens the evidence viewer), title, file, locator, language, date, the quote."""
+    where = source.locator.label if source.locator else ""
+    meta = [source.doc_id, where, source.language.upper() if source.language else "", source.date or ""]
+    opener = f'data-turn="{index}" data-n="{source.number}" title="Open the document at this quote"'
     return (
         f'<article class="src-card" id="src-{index}-{source.number}">'
-        f'<header><span class="num">{source.number}</span><div>'
+        f'<header><a class="num cite" href="#" {opener}>{source.number}</a><div>'
         f'<div class="src-title" title="{escape(source.title)}">{escape(source.title)}</div>'
         f'<div class="src-meta">{" · ".join(escape(m) for m in meta if m)}</div>'
         f'</div></header><blockquote class="passage">{highlighted_passage(source)}</blockquote></article>'

@@ -21,9 +21,19 @@ async function copy(button) {
   }
   button.textContent = 'Copied'; setTimeout(() => { button.textContent = 'Copy'; }, 1500);
 }
+// A marker opens the evidence viewer (assistant/web/viewer.py) on that source, in the answer or on a source card.
+const openEvidence = (cite) => trigger('evidence', {turn: cite.dataset.turn, n: cite.dataset.n});
+window.assistantOpenEvidence = openEvidence;  // the listener below is added once; this script may run again
+if (!window.assistantEvidenceWired) {
+  window.assistantEvidenceWired = true;
+  document.addEventListener('click', (ev) => {
+    const cite = ev.target.closest('#sources-panel a.cite');
+    if (cite) { ev.preventDefault(); window.assistantOpenEvidence(cite); }
+  });
+}
 element.addEventListener('click', (ev) => {
   const cite = ev.target.closest('a.cite');
-  if (cite) { ev.preventDefault(); showSources(cite.dataset.turn, cite.dataset.n); return; }
+  if (cite) { ev.preventDefault(); showSources(cite.dataset.turn, cite.dataset.n); openEvidence(cite); return; }
   const button = ev.target.closest('button.copy');
   if (button) { copy(button); return; }
   const bot = ev.target.closest('.msg.bot[data-turn]');

@@ -1,0 +1,146 @@
+"""Keeping the index in step with folders: watch them and sync again when their files change.
+
+:func:`watch_and_sync` watches the folders (``watchfiles``: inotify, or polling where there is
+none), waits until they have been quiet for ``debounce`` seconds, then runs the given sync (the
+services' ``ingest``: the same writer lock and journal as any ingest). It yields what it saw and
+what each sync did, one :class:`WatchEvent` at a time, until ``stop`` is set; it checks ``stop``
+between syncs only, so a sync that has started is finished and nothing is left half-written.
+
+Only files of the indexed types count as changes (and deleted paths, which may be folders);
+files under ``ignore`` (the data directory, if it lies inside a watched folder) never do. A sync
+that fails with one of the assistant's errors (the lock held by another ingest for too long, a
+full disk) is reported and tried again after ``retry`` seconds; a file that cannot be read is in
+the sync's report, and the watch goes on.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from assistant.errors import AssistantError
+from assistant.ingest.discovery import escape_name, normalize_extension
+from assistant.ingest.sync import IngestReport
+
+ChangeKind = Literal["added", "changed", "deleted"]
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file (or folder) that appeared, changed or disappeared."""
+
+    kind: ChangeKind
+    path: Path
+
+    def line(self, roots: Sequence[Path] = ()) -> str:
+        """The change on one printable line, the path relative to its watched folder when under one."""
+        return f"{self.kind}: {escape_name(shown_path(self.path, roots))}"
+
+
+@dataclass
+class WatchEvent:
+    """What the watch saw (``changes``), what a sync did (``report``) or why it failed (``error``)."""
+
+    kind: Literal["changes", "synced", "failed"]
+    changes: list[FileChange] = field(default_factory=list)
+    report: IngestReport | None = None
+    error: AssistantError | None = None
+
+
+def shown_path(path: Path, roots: Sequence[Path]) -> str:
+    """``path`` relative to the first of ``roots`` it is under (as the root's name/...), else as it is."""
+    for root in roots:
+        if path == root:
+            return root.name or str(root)
+        if root in path.parents:
+            return f"{root.name}/{path.relative_to(root).as_posix()}" if root.name else str(path)
+    return str(path)
+
+
+class ChangeFilter:
+    """Which raw changes matter: files of the indexed types, folders added or deleted, nothing under ``ignore``."""
+
+    def __init__(self, extensions: Sequence[str], ignore: Sequence[Path] = ()) -> None:
+        self.extensions = {normalize_extension(e) for e in extensions}
+        self.ignore = [p.resolve() for p in ignore]
+
+    def __call__(self, kind: ChangeKind, path: Path) -> bool:
+        """Whether this change should start a sync."""
+        resolved = path.resolve() if path.exists() else path
+        if any(resolved == p or p in resolved.parents for p in self.ignore):
+            return False
+        if path.name.startswith("."):
+            return False  # hidden files: editors' swap files and partial downloads
+        if (kind == "deleted" and not path.suffix) or (kind == "added" and path.is_dir()):
+            return True  # a folder (maybe) that came or went with its files: the sync finds out which
+        return normalize_extension(path.suffix) in self.extensions
+
+
+def watch_and_sync(
+    paths: Sequence[Path],
+    sync: Callable[[], IngestReport],
+    extensions: Sequence[str],
+    stop: threading.Event,
+    ignore: Sequence[Path] = (),
+    debounce: float = 1.0,
+    retry: float = 5.0,
+) -> Iterator[WatchEvent]:
+    """Watch ``paths`` and run ``sync`` after each quiet spell of ``debounce`` seconds; see the module doc.
+
+    Ends when ``stop`` is set (a sync that has started is finished first). Errors that are not the
+    assistant's (bugs) are raised.
+    """
+    from watchfiles import Change, watch
+
+    kinds: dict[Change, ChangeKind] = {Change.added: "added", Change.modified: "changed", Change.deleted: "deleted"}
+    wanted = ChangeFilter(extensions, ignore)
+    quiet_ms = max(int(debounce * 1000), 50)
+    pending = False  # a sync failed: try again (at the next change or after ``retry`` seconds)
+    roots = [p.absolute() for p in paths]
+    for raw in watch(
+        *roots,
+        watch_filter=lambda change, path: wanted(kinds.get(change, "changed"), Path(path)),
+        step=quiet_ms,
+        debounce=max(quiet_ms * 10, 10_000),
+        rust_timeout=max(int(retry * 1000), quiet_ms),
+        yield_on_timeout=True,
+        stop_event=stop,
+        raise_interrupt=False,
+    ):
+        if stop.is_set():
+            return
+        if raw:
+            changes = sorted((FileChange(kinds.get(c, "changed"), Path(p)) for c, p in raw), key=_order)
+            yield WatchEvent("changes", changes=_merged(changes))
+        elif not pending:
+            continue  # a timeout with nothing to do
+        try:
+            report = sync()
+        except AssistantError as exc:
+            pending = True
+            yield WatchEvent("failed", error=exc)
+            continue
+        pending = False
+        yield WatchEvent("synced", report=report)
+
+
+def _order(change: FileChange) -> tuple[str, str]:
+    return (str(change.path), change.kind)
+
+
+def _merged(changes: list[FileChange]) -> list[FileChange]:
+    """One change per path: a file added then edited in one spell is added, one that came and went is left out."""
+    by_path: dict[Path, list[ChangeKind]] = {}
+    for change in changes:
+        by_path.setdefault(change.path, []).append(change.kind)
+    merged: list[FileChange] = []
+    for path, seen in by_path.items():
+        exists = path.exists()
+        if "added" in seen and "deleted" in seen and not exists:
+            continue
+        kind: ChangeKind = "deleted" if not exists else "added" if "added" in seen else "changed"
+        merged.append(FileChange(kind, path))
+    return merged

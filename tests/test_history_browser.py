@@ -1,0 +1,125 @@
+"""Kept conversations in a real browser: a conversation survives a restart of `assistant ui`.
+
+The UI runs as the real command in its own process (twice, over the same data directory); headless
+Chromium asks, the process is stopped and started again, and the conversation is reopened from the
+list with its answer and sources; then it is renamed and deleted.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import free_port
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+from test_ui_browser import REPO, browser, requested_hosts  # noqa: F401  (the browser fixture)
+from typer.testing import CliRunner
+
+from assistant.cli.app import app
+from assistant.conversations.store import ConversationStore
+
+pytestmark = [pytest.mark.server, pytest.mark.browser]
+
+QUESTION = "Chi ha detto che Sora è stato lanciato troppo presto?"
+CITED = "000_9054f5f7106c5075.txt"
+SCREENSHOT = REPO / "test-output" / "conversations.png"  # git-ignored
+
+
+@contextmanager
+def assistant_ui(port: int) -> Iterator[str]:
+    """``assistant ui`` in its own process on ``port`` (the test's environment); stopped after."""
+    command = [sys.executable, "-m", "assistant", "ui", "--port", str(port)]
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as server:
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if httpx.get(url, timeout=5).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert server.poll() is None, f"assistant ui exited: {server.stderr.read() if server.stderr else ''}"
+                assert time.monotonic() < deadline, "assistant ui did not start within 120 s"
+                time.sleep(0.3)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+def listed(driver: WebDriver) -> list[str]:
+    """The labels of the conversation list."""
+    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#conversation-list label")]
+
+
+def test_a_conversation_survives_a_restart_of_the_ui(
+    browser: WebDriver,  # noqa: F811  (the fixture imported above)
+    corpus: Path,
+    clean_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ASSISTANT_LLM__BACKEND", "embedded")
+    assert CliRunner().invoke(app, ["ingest", str(corpus), "--quiet"]).exit_code == 0
+    driver, wait = browser, WebDriverWait(browser, 180)
+
+    with assistant_ui(free_port()) as url:
+        driver.get(url)
+        box = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#question textarea")))
+        wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#status-line"), "documents"))
+        box.send_keys(QUESTION)
+        box.send_keys(Keys.ENTER)
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#conversation .msg.bot .answer-foot")))
+        assert "Lightcap" in driver.find_element(By.CSS_SELECTOR, "#conversation .answer-text").text
+        wait.until(lambda d: any(QUESTION in label for label in listed(d)))
+        assert "1 question" in listed(driver)[0]
+        export = driver.find_element(By.CSS_SELECTOR, "#export-conversation-json")
+        wait.until(lambda _: export.is_enabled())
+
+    kept = ConversationStore(clean_env).list()
+    assert [c.title for c in kept] == [QUESTION] and kept[0].turns == 1, "saved in the data directory"
+
+    with assistant_ui(free_port()) as url:
+        driver.get(url)
+        wait.until(lambda d: any(QUESTION in label for label in listed(d)))
+        assert "Lightcap" not in driver.find_element(By.CSS_SELECTOR, "#conversation").text, "a fresh page"
+        driver.find_element(By.CSS_SELECTOR, "#conversation-list label").click()
+        wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#conversation .answer-text"), "Lightcap"))
+        answer = driver.find_element(By.CSS_SELECTOR, "#conversation .msg.bot .answer-text")
+        assert driver.find_element(By.CSS_SELECTOR, "#conversation .msg.user").text.strip().startswith("Chi ha")
+        marker = answer.find_element(By.CSS_SELECTOR, "a.cite")
+        assert marker.text == "[1]"
+        card = driver.find_element(By.CSS_SELECTOR, "#sources-panel #src-0-1")
+        assert CITED in card.get_attribute("textContent")  # type: ignore[operator]
+        assert "Lightcap" in card.find_element(By.CSS_SELECTOR, "mark").get_attribute("textContent")  # type: ignore[operator]
+        wait.until(lambda _: driver.find_element(By.CSS_SELECTOR, "#export-answer-md").is_enabled())
+        for target in (SCREENSHOT,):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            assert driver.save_screenshot(str(target))
+
+        title = driver.find_element(By.CSS_SELECTOR, "#conversation-title textarea, #conversation-title input")
+        title.clear()
+        title.send_keys("Sora, lanciato presto")
+        driver.find_element(By.CSS_SELECTOR, "#rename-conversation").click()
+        wait.until(lambda d: any(label.startswith("Sora, lanciato presto") for label in listed(d)))
+        assert ConversationStore(clean_env).list()[0].title == "Sora, lanciato presto"
+
+        driver.find_element(By.CSS_SELECTOR, "#delete-conversation").click()
+        wait.until(lambda d: listed(d) == [])
+        assert "Lightcap" not in driver.find_element(By.CSS_SELECTOR, "#conversation").text
+        assert ConversationStore(clean_env).list() == []
+        assert "Traceback" not in driver.page_source
+        assert requested_hosts(driver) <= {"127.0.0.1", "localhost"}

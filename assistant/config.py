@@ -133,6 +133,14 @@ class RetrievalSettings(BaseModel):
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Passages returned (and given to the model).")
     candidates: int = Field(30, ge=1, description="Candidates taken from each retriever before fusion.")
     rrf_k: int = Field(60, ge=1, description="The k constant of reciprocal rank fusion.")
+    foreign_bm25_weight: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Weight of BM25 in the fusion when no candidate passage is in the question's language "
+        "(0: dense ranks alone; across languages BM25 only matches names and numbers). "
+        "With candidates in the question's language both count fully.",
+    )
 
 
 class OllamaSettings(BaseModel):
@@ -181,13 +189,14 @@ class AnswerSettings(BaseModel):
     )
     strict_citations: bool = Field(False, description="Remove sentences that no passage supports.")
     strictness: float = Field(
-        0.3,
+        0.25,
         ge=0.0,
         le=1.0,
         description="How sure the assistant must be that the documents answer before it answers: it refuses "
         "when the confidence (0..1, recorded as `Answer.confidence`: a logistic model of the best sentence's and "
-        "passage's cosines, corrected for cross-lingual pairs, and of how much of the question's relation and names "
-        "the passages hold; see assistant/answer/evidence.py) is below this. "
+        "passage's cosines, corrected for cross-lingual pairs, of how much of the question's relation and names "
+        "the passages hold, and of how far the best sentence stands out; see assistant/answer/evidence.py) is below "
+        "this. "
         "Lower trades correct refusals for recall, higher the reverse; 0 never refuses on evidence. The default "
         "is the highest (in steps of 0.05) that refuses at most 5% of the answerable questions of qa-dev's tune half.",
     )

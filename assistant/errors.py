@@ -70,7 +70,7 @@ class IndexUnusableError(AssistantError, RuntimeError):
 
 
 class CatalogError(IndexUnusableError):
-    """The catalog (SQLite) cannot be used."""
+    """The catalog (SQLite, or PostgreSQL in server mode) cannot be used."""
 
 
 class IndexVersionError(CatalogError):
@@ -96,7 +96,7 @@ class NoIndexError(IndexUnusableError):
 
 
 class StoreUnavailableError(IndexUnusableError):
-    """The vector store (Chroma) cannot be reached or opened."""
+    """The vector store (Chroma) or, in server mode, the PostgreSQL catalog cannot be reached or opened."""
 
     code = "store_unavailable"
 

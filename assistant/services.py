@@ -24,6 +24,7 @@ from assistant.models import Answer, DocumentInfo, EvidenceView, Scope, SearchRe
 
 if TYPE_CHECKING:
     from assistant.answer.compose import Answerer, AnswerEvent
+    from assistant.answer.evidence_view import DocumentTexts
     from assistant.conversations.store import ConversationStore, StoredTurn
     from assistant.conversations.verify import BundleCheck
     from assistant.index.core import IndexAudit
@@ -211,8 +212,15 @@ class Services:
 
         settings = self.settings.ingest
         info = self.document(doc_id) if doc_id and "\0" not in doc_id else None
-        max_bytes = int(settings.max_file_mb * 1024 * 1024)
-        return evidence_view(info, doc_id, (start, end), quote, sha256, max_bytes, ReadLimits.from_settings(settings))
+        max_bytes, limits = int(settings.max_file_mb * 1024 * 1024), ReadLimits.from_settings(settings)
+        return evidence_view(info, doc_id, (start, end), quote, sha256, max_bytes, limits, self.evidence_texts)
+
+    @cached_property
+    def evidence_texts(self) -> DocumentTexts:
+        """The texts the evidence viewer read last (an unchanged file opened again is not parsed again)."""
+        from assistant.answer.evidence_view import DocumentTexts
+
+        return DocumentTexts()
 
     def page_image(self, doc_id: str, page: int, width: int = 1000) -> bytes:
         """Page ``page`` (1-based) of the indexed PDF ``doc_id``, drawn as a PNG about ``width`` pixels wide.
@@ -220,13 +228,13 @@ class Services:
         Raises :class:`UsageError` for a document that is not an indexed PDF, a page it does not have,
         or a file that is gone or over the ingest's size limit.
         """
-        from assistant.ingest.pdf_page import read_pdf_bytes, render_page
+        from assistant.ingest.pdf_page import read_bounded, render_page
 
         info = self.document(doc_id) if doc_id and "\0" not in doc_id else None
         if info is None or info.format != "pdf":
             raise UsageError("no indexed PDF has this id")
         try:
-            raw = read_pdf_bytes(Path(info.path), int(self.settings.ingest.max_file_mb * 1024 * 1024))
+            raw = read_bounded(Path(info.path), int(self.settings.ingest.max_file_mb * 1024 * 1024))
             return render_page(raw, page, max(100, min(width, 2000)))
         except UnreadableFileError as exc:
             raise UsageError(f"page {page} of {doc_id} cannot be drawn: {exc}") from None

@@ -74,8 +74,8 @@ def _pdf_string(text: str) -> str:
     return "(" + text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
 
 
-def pdf_bytes(pages: list[list[str]]) -> bytes:
-    """A valid PDF with one page per list of lines (Helvetica 12 pt, a line every 18 pt)."""
+def pdf_bytes(pages: list[list[str]], size: tuple[int, int] = (612, 792)) -> bytes:
+    """A valid PDF with one page per list of lines (Helvetica 12 pt, a line every 18 pt; US Letter by default)."""
     objects: list[bytes] = []
     count = len(pages)
     kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(count))
@@ -89,7 +89,7 @@ def pdf_bytes(pages: list[list[str]]) -> bytes:
         ops.append("ET")
         stream = "\n".join(ops).encode("latin-1")
         objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {size[0]} {size[1]}] /Contents {4 + 2 * i} 0 R "
             f"/Resources << /Font << /F1 {font_id} 0 R >> >> >>".encode()
         )
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")

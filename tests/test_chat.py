@@ -71,11 +71,12 @@ def test_a_chat_session_with_follow_up_sources_open_scope_and_export(
                               text=True, timeout=120)
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
-    resumed = chat(["/sources", "E quando?", "/quit"], "--resume", kept[0].id)
+    resumed = chat(["/sources", "E quando?", "/quit"], "--resume", "last")
     assert resumed.returncode == 0, resumed.stderr
     first_line = resumed.stdout.splitlines()[0]
     assert first_line.startswith("[1] ") and SCOPE_DOC in first_line, "/sources: the kept last answer's"
     assert ConversationStore(clean_env).list()[0].turns == 4
+    assert f"--resume {kept[0].id}" in resumed.stderr, "the id to go on with is printed at the end"
 
 
 def test_end_of_input_and_bad_options_end_cleanly(clean_env: Path, corpus: Path) -> None:
@@ -109,7 +110,27 @@ def test_the_quote_in_its_passage_and_the_scope_line() -> None:
 def test_bad_scope_commands_are_explained(clean_env: Path, corpus: Path) -> None:
     assert CliRunner().invoke(app, ["ingest", str(corpus), "--quiet"]).exit_code == 0
     bad = ["/scope lang italian", "/scope in", "/scope nonsense x", '/scope in "unclosed']
-    done = chat([*bad, "/scope", "/quit"])
+    empty = ["/scope doc no-such-document.txt", QUESTION, "/scope clear"]  # a scope with no document: one line
+    done = chat([*bad, *empty, "/scope", "/quit"])
     assert done.returncode == 0 and "Traceback" not in done.stderr
     assert done.stderr.count("usage: /scope") == 3 and "cannot read that command" in done.stderr
+    assert "error: " in done.stderr and "no-such-document.txt" in done.stderr.split("error: ", 1)[1]
+    assert done.stdout.strip() == "", "nothing was answered"
     assert done.stderr.rstrip().endswith("scope: every document")
+    assert ConversationStore(clean_env).list() == []
+
+
+def test_ctrl_c_ends_the_session_cleanly(clean_env: Path, corpus: Path) -> None:
+    import signal
+
+    from assistant.cli.chat import READY
+
+    assert CliRunner().invoke(app, ["ingest", str(corpus), "--quiet"]).exit_code == 0
+    with subprocess.Popen([sys.executable, "-m", "assistant", "chat"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as session:
+        assert session.stderr is not None
+        assert session.stderr.readline().strip() == READY, "the session is ready for a line"
+        session.send_signal(signal.SIGINT)
+        _out, err = session.communicate(timeout=60)
+    assert session.returncode == 0, err
+    assert "Traceback" not in err and "Aborted" not in err

@@ -138,3 +138,31 @@ def test_a_store_of_a_newer_version_or_a_damaged_one_is_one_clear_error(tmp_path
     (tmp_path / STORE_FILE).write_bytes(b"this is not a database" * 100)
     with pytest.raises(ConversationStoreError, match="cannot be read"):
         store.list()
+
+
+def test_writers_at_once_number_the_turns_without_gaps_or_repeats(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = ConversationStore(tmp_path)
+    kept = store.create()
+    with ThreadPoolExecutor(max_workers=8) as pool:  # each append opens its own connection, as two processes do
+        turns = list(pool.map(lambda n: store.append(kept.id, f"q{n}", answer()), range(40)))
+    assert sorted(t.number for t in turns) == list(range(1, 41))
+    conversation = store.get(kept.id)
+    assert conversation is not None and [t.number for t in conversation.turns] == list(range(1, 41))
+    assert conversation.summary.turns == 40
+
+
+def test_restored_ui_turns_are_bounded(tmp_path: Path) -> None:
+    from assistant.web.conversation import MAX_TURNS
+    from assistant.web.history import restored_turns
+
+    store = ConversationStore(tmp_path)
+    kept = store.create()
+    for n in range(MAX_TURNS + 5):
+        store.append(kept.id, f"q{n}", answer())
+    conversation = store.get(kept.id)
+    assert conversation is not None
+    restored = restored_turns(conversation.turns)
+    assert len(restored) == MAX_TURNS and restored[-1].question == f"q{MAX_TURNS + 4}"
+    assert all(t.state == "done" and t.answer == answer() for t in restored)

@@ -10,18 +10,20 @@ import pytest
 from conftest import suite_chroma_env
 from locator_files import PDF_PAGES, build_located_services, pdf_bytes, write_pdf, write_text_files
 
-from assistant.answer.evidence_view import EXCERPT_CHARS, evidence_view, nearest
+from assistant.answer.evidence_view import EXCERPT_CHARS, DocumentTexts, evidence_view, nearest
 from assistant.errors import UsageError
-from assistant.ingest.bounds import default_limits
-from assistant.ingest.pdf_page import quote_boxes, render_page
+from assistant.ingest.bounds import UnreadableFileError, default_limits
+from assistant.ingest.pdf_page import MAX_PIXELS, quote_boxes, render_page
 from assistant.ingest.readers import FileRef, read_document
 from assistant.models import DocumentInfo, EvidenceView
 from assistant.services import Services
-from assistant.web.viewer import viewer_html
+from assistant.web.conversation import Turn
+from assistant.web.viewer import evidence_html, viewer_html
 
 LIMIT = 10**8
 FEE = "The yearly membership fee is forty-two euros."
 COST = "Le prêt coûte douze euros par mois."
+MARKDOWN_EDITED = "# Guide\n\nUne ligne ajoutée.\n"
 
 
 def indexed(path: Path) -> tuple[str, DocumentInfo]:
@@ -67,6 +69,17 @@ def test_boxes_follow_the_quote_onto_its_page_only(tmp_path: Path) -> None:
     assert png.startswith(b"\x89PNG") and 500 < int.from_bytes(png[16:20], "big") <= 600
 
 
+def test_a_huge_declared_page_is_drawn_small_and_a_bad_page_refused() -> None:
+    raw = pdf_bytes([["A page that claims to be fourteen metres wide."]], size=(40_000, 40_000))
+    png = render_page(raw, 1, 2000)
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert width * height <= MAX_PIXELS and width > 100
+    with pytest.raises(UnreadableFileError, match="no page 2"):
+        render_page(raw, 2)
+    with pytest.raises(UnreadableFileError, match="pdfium"):
+        render_page(b"%PDF-1.4 not really", 1)
+
+
 def test_moved_quote_is_found_at_its_new_offsets(tmp_path: Path) -> None:
     path = write_text_files(tmp_path)["md"]
     text, info = indexed(path)
@@ -77,6 +90,7 @@ def test_moved_quote_is_found_at_its_new_offsets(tmp_path: Path) -> None:
     assert f"now at characters {start + 27}-{start + 27 + len(COST)}" in shown.message and "was at" in shown.message
     assert shown.locator is not None and shown.locator.heading[-1] == "Coût" and shown.locator.line == 13
     assert "## Procédure" in shown.excerpt and "### Coût" in shown.excerpt  # the quote's (short) section and its parent
+    assert shown.excerpt_start == 27 and shown.excerpt_start + len(shown.excerpt) == shown.n_chars  # from "# Guide" on
 
 
 def test_changed_file_says_the_quote_is_gone(tmp_path: Path) -> None:
@@ -108,6 +122,23 @@ def test_deleted_file_and_unknown_document(tmp_path: Path) -> None:
     assert gone.status == "missing" and "is gone" in gone.message and gone.excerpt == ""
     unknown = view(None, 0, quote, "", doc_id="removed.txt")
     assert unknown.status == "unknown" and unknown.excerpt == "" and unknown.title == ""
+
+
+def test_an_unchanged_file_opened_again_is_not_parsed_again(tmp_path: Path) -> None:
+    path = write_text_files(tmp_path)["md"]
+    _, info = indexed(path)
+    texts = DocumentTexts(max_documents=2)
+    first = texts.read(info, LIMIT, default_limits())
+    assert texts.read(info, LIMIT, default_limits()) is first  # same bytes: the text kept, not read again
+    path.write_text(MARKDOWN_EDITED, encoding="utf-8")
+    again = texts.read(info, LIMIT, default_limits())
+    assert again is not first and "ajoutée" in again.text
+    for name in ("a.md", "b.md"):  # two more documents: the least recently used goes
+        other = tmp_path / name
+        other.write_text(f"# {name}\n", encoding="utf-8")
+        texts.read(indexed(other)[1], LIMIT, default_limits())
+    path.write_text(MARKDOWN_EDITED, encoding="utf-8")
+    assert texts.read(info, LIMIT, default_limits()) is not again
 
 
 def test_nearest_occurrence_and_bounded_excerpt(tmp_path: Path) -> None:
@@ -198,3 +229,17 @@ def test_a_removed_document_is_unknown(evidence_services: Services, tmp_path: Pa
     finally:
         shutil.copy(kept, info.path)
         evidence_services.ingest()
+
+
+@pytest.mark.slow
+def test_the_viewer_opens_only_sources_of_the_session_conversation(evidence_services: Services) -> None:
+    answer = evidence_services.ask("When does the repair workshop open?")
+    number = next(s.number for s in answer.sources if "Saturday" in s.quote)
+    turns = [Turn(question=answer.question, answer=answer, state="done")]
+    page = evidence_html(evidence_services, turns, "0", str(number))
+    assert 'data-status="unchanged"' in page and 'data-page="3"' in page and "Page 3 of 3" in page
+    assert page.count('class="ev-box"') == 1 and "data:image/png;base64," in page
+    assert '<mark class="ev-quote">The repair workshop opens every Saturday morning.</mark>' in page
+    for turn, n in (("1", "1"), ("0", "99"), ("x", "1"), (None, None), ("0", "../../etc/passwd")):
+        refused = evidence_html(evidence_services, turns, turn, n)
+        assert "not in the conversation" in refused and "ev-text" not in refused, (turn, n)

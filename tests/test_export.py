@@ -142,3 +142,38 @@ def test_an_exported_bundle_re_verifies_and_edits_are_reported(corpus: Path, tmp
     assert runner.invoke(app, ["verify", str(bundle_path), "--root", str(elsewhere)]).exit_code == 0
     missing = runner.invoke(app, ["verify", str(bundle_path)])
     assert missing.exit_code == 11 and "MISSING" in missing.output
+
+
+def test_verify_creates_nothing_and_reports_a_file_that_is_gone(tmp_path: Path, clean_env: Path) -> None:
+    quote = {"number": 1, "doc_id": "gone.txt", "title": "Gone", "path": str(tmp_path / "gone.txt"),
+             "quote": "a quote", "start": 0, "end": 7}
+    bundle = {"format": BUNDLE_FORMAT, "version": 1,
+              "answers": [{"question": "q", "answer": "a [1]", "language": "en", "quotes": [quote]}]}
+    (tmp_path / "b.json").write_text(json.dumps(bundle))
+    result = runner.invoke(app, ["verify", str(tmp_path / "b.json"), "--json"])
+    assert result.exit_code == Exit.EVIDENCE_CHANGED, result.output
+    (check,) = json.loads(result.stdout)["quotes"]
+    assert check["state"] == "missing" and "no file at" in check["detail"]
+    (tmp_path / "gone.txt").write_text("here is a quote, not at the start\n")
+    moved = json.loads(runner.invoke(app, ["verify", str(tmp_path / "b.json"), "--json"]).stdout)["quotes"][0]
+    assert moved["state"] == "moved" and (moved["now_start"], moved["now_end"]) == (8, 15)
+    assert not moved["sha256_matches"], "no sha256 was recorded: nothing to match"
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps({**bundle, "answers": []}))
+    none = runner.invoke(app, ["verify", str(empty)])
+    assert none.exit_code == 0 and "0 quotes" in none.output
+    assert not clean_env.exists(), "verify is a read-only command: no data directory is created"
+
+
+def test_a_document_id_never_leads_out_of_the_root(tmp_path: Path) -> None:
+    root, secret = tmp_path / "root", tmp_path / "secret.txt"
+    root.mkdir()
+    secret.write_text("a quote outside the root\n")
+    quote = {"number": 1, "doc_id": "../secret.txt", "title": "x", "quote": "a quote", "start": 0, "end": 7}
+    bundle = {"format": BUNDLE_FORMAT, "version": 1,
+              "answers": [{"question": "q", "answer": "a [1]", "language": "en", "quotes": [quote]}]}
+    (tmp_path / "b.json").write_text(json.dumps(bundle))
+    result = runner.invoke(app, ["verify", str(tmp_path / "b.json"), "--root", str(root), "--json"])
+    assert result.exit_code == Exit.EVIDENCE_CHANGED
+    (check,) = json.loads(result.stdout)["quotes"]
+    assert check["state"] == "missing" and check["path"] == "" and "not a file under" in check["detail"]

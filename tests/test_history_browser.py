@@ -23,6 +23,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 from test_ui_browser import REPO, browser, requested_hosts  # noqa: F401  (the browser fixture)
+from test_viewer_browser import opened_viewer
 from typer.testing import CliRunner
 
 from assistant.cli.app import app
@@ -106,9 +107,17 @@ def test_a_conversation_survives_a_restart_of_the_ui(
         assert CITED in card.get_attribute("textContent")  # type: ignore[operator]
         assert "Lightcap" in card.find_element(By.CSS_SELECTOR, "mark").get_attribute("textContent")  # type: ignore[operator]
         wait.until(lambda _: driver.find_element(By.CSS_SELECTOR, "#export-answer-md").is_enabled())
-        for target in (SCREENSHOT,):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            assert driver.save_screenshot(str(target))
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        assert driver.save_screenshot(str(SCREENSHOT))
+
+        # the evidence viewer opens on the reopened answer's quote
+        driver.find_element(By.CSS_SELECTOR, "#conversation .msg.bot .answer-text a.cite").click()
+        viewer = opened_viewer(driver)
+        assert CITED in viewer.find_element(By.CSS_SELECTOR, ".ev-where").text
+        assert "Lightcap" in viewer.find_element(By.CSS_SELECTOR, ".ev-text mark.ev-quote").text
+        assert viewer.find_element(By.CSS_SELECTOR, ".ev-status").get_attribute("data-status") == "unchanged"
+        viewer.find_element(By.CSS_SELECTOR, ".ev-close").click()
+        wait.until(lambda _: not viewer.is_displayed())
 
         title = driver.find_element(By.CSS_SELECTOR, "#conversation-title textarea, #conversation-title input")
         title.clear()
@@ -123,3 +132,36 @@ def test_a_conversation_survives_a_restart_of_the_ui(
         assert ConversationStore(clean_env).list() == []
         assert "Traceback" not in driver.page_source
         assert requested_hosts(driver) <= {"127.0.0.1", "localhost"}
+
+
+def test_with_a_login_the_conversations_are_the_users_own(
+    browser: WebDriver,  # noqa: F811  (the fixture imported above)
+    corpus: Path,
+    clean_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ASSISTANT_LLM__BACKEND", "embedded")
+    assert CliRunner().invoke(app, ["ingest", str(corpus), "--quiet"]).exit_code == 0
+    store = ConversationStore(clean_env)
+    theirs = store.create(title="kept on this machine, without a login")  # user "local"
+    monkeypatch.setenv("ASSISTANT_UI__USERNAME", "alice")
+    monkeypatch.setenv("ASSISTANT_UI__PASSWORD", "wonderland-42")
+    driver, wait = browser, WebDriverWait(browser, 180)
+
+    with assistant_ui(free_port()) as url:
+        driver.get(url)
+        user = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "input[type=text], input:not([type])")))
+        user.send_keys("alice")
+        password = driver.find_element(By.CSS_SELECTOR, "input[type=password]")
+        password.send_keys("wonderland-42")
+        password.send_keys(Keys.ENTER)
+        box = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#question textarea")))
+        wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#status-line"), "documents"))
+        assert listed(driver) == [], "the conversations kept without a login are not alice's"
+        box.send_keys(QUESTION)
+        box.send_keys(Keys.ENTER)
+        wait.until(lambda d: any(QUESTION in label for label in listed(d)))
+        assert not any("without a login" in label for label in listed(driver))
+
+    assert [c.title for c in store.list("alice")] == [QUESTION]
+    assert [c.id for c in store.list()] == [theirs.id], "the local list is unchanged"

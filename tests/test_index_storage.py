@@ -112,6 +112,7 @@ def fill(disk: Path, leave: int = 0) -> Path:
     return filler
 
 
+@pytest.mark.sqlite_only  # the index in the data directory; in server mode it holds only caches
 def test_a_read_only_data_directory_is_searched_and_asked_and_never_written(
     tmp_path: Path, clean_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -142,6 +143,7 @@ def test_a_read_only_data_directory_is_searched_and_asked_and_never_written(
     assert contents(clean_env) == before, "nothing was written, not even a BM25 or check file"
 
 
+@pytest.mark.sqlite_only  # the index in the data directory; in server mode it holds only caches
 def test_a_full_disk_is_reported_as_such_and_the_index_recovers(
     tmp_path: Path, clean_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -161,6 +161,15 @@ def test_chunk_line_marks_give_every_line_from_the_passage_alone() -> None:
         assert located is not None and located.line == text.count("\n", 0, offset) + 1
 
 
+def test_a_record_of_an_older_index_loads_without_an_outline() -> None:
+    old = (
+        '{"doc_id": "a.md", "path": "/a.md", "title": "A", "language": "it", "date": null, "sha256": "00",'
+        ' "encoding": "utf-8", "format": "md", "n_chars": 10, "n_chunks": 1, "indexed_at": ""}'
+    )
+    info = DocumentInfo.model_validate_json(old)
+    assert info.outline == Outline() and locate(info, 5, "0123456789", 0) is None
+
+
 def test_no_outline_gives_no_locator() -> None:
     info = DocumentInfo(
         doc_id="old.pdf",

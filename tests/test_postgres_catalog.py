@@ -237,3 +237,15 @@ def test_catalog_reports_a_server_gone_in_one_line_and_reconnects(own_postgres: 
         advisory_lock(url, 1, 1).__enter__()
     own_postgres.start()
     assert catalog.counts() == counts  # the same object connects again
+
+
+def test_a_catalog_url_that_is_not_postgresql_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from assistant.cli.app import app
+
+    monkeypatch.setenv("ASSISTANT_CATALOG__URL", "mysql://user:secret@db.lan/assistant")
+    result = CliRunner().invoke(app, ["search", "ponte"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == "error: catalog.url must be a postgresql:// URL, not mysql://…"
+    assert "secret" not in result.output

@@ -38,3 +38,34 @@ def test_hybrid_meets_targets_and_beats_each_retriever(corpus_services: Any) -> 
     assert mrr >= 0.8
     assert hit5 >= max(figures["dense"][0], figures["bm25"][0])
     assert mrr >= max(figures["dense"][1], figures["bm25"][1]) - 1e-9
+
+
+def test_bm25_counts_fully_when_some_candidate_is_in_the_questions_language() -> None:
+    from assistant.answer.retrieve import bm25_weight
+
+    assert bm25_weight("en", ["it", "it", "fr"], 0.0) == 0.0
+    assert bm25_weight("en", ["it", "fr"], 0.3) == 0.3
+    assert bm25_weight("fr", ["it", "fr"], 0.0) == 1.0
+    assert bm25_weight("it", [], 0.0) == 0.0
+
+
+def test_a_question_in_no_passages_language_is_ranked_by_the_dense_side(corpus_services: Any) -> None:
+    """The shipped corpus is Italian and French: an English question's hybrid ranking is its dense one,
+    while an Italian question's fusion still adds BM25's reciprocal ranks."""
+    from assistant.answer.retrieve import BOILERPLATE_WEIGHT
+
+    rrf = corpus_services.settings.retrieval.rrf_k
+
+    def weight(hit: Any) -> float:
+        return BOILERPLATE_WEIGHT if hit.boilerplate else 1.0
+
+    english = "Who is OpenAI's COO?"
+    hybrid = corpus_services.search(english, k=5, mode="hybrid").hits
+    dense = corpus_services.search(english, k=5, mode="dense").hits
+    assert [h.chunk_id for h in hybrid] == [h.chunk_id for h in dense]
+    assert all(h.score == pytest.approx(weight(h) / (rrf + h.dense_rank)) for h in hybrid if h.dense_rank)
+    italian = corpus_services.search("Chi è il COO di OpenAI?", k=5, mode="hybrid").hits
+    both = [h for h in italian if h.dense_rank and h.bm25_rank]
+    assert both and all(
+        h.score == pytest.approx(weight(h) * (1 / (rrf + h.dense_rank) + 1 / (rrf + h.bm25_rank))) for h in both
+    )

@@ -95,6 +95,10 @@ def test_question_answer_citation_and_highlighted_quote(
     assert quote.is_displayed() and len(quote.text) > 20
     assert quote.text.split()[0] in answer.text or "Lightcap" in card.text
     assert "000_9054f5f7106c5075.txt" in card.text
+    viewer = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#evidence-viewer .ev-backdrop")))
+    assert "000_9054f5f7106c5075.txt" in viewer.text  # the marker opened the evidence viewer too (closed here)
+    viewer.find_element(By.CSS_SELECTOR, ".ev-close").click()
+    wait.until(ec.invisibility_of_element(viewer))
 
     copy = driver.find_element(By.CSS_SELECTOR, "#conversation button.copy")
     copy.click()

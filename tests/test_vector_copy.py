@@ -16,8 +16,8 @@ import pytest
 
 from assistant.config import load_settings
 from assistant.index.core import Index
-from assistant.index.vector_copy import COPY_FILE, CopyKey, VectorCopy
-from tests.conftest import SUITE_CHROMA_MODE
+from assistant.index.vector_copy import COPY_FILE, WRITES_FILE, CopyKey, VectorCopy, record_vector_write, vector_writes
+from tests.conftest import CORPUS, SUITE_CHROMA_MODE
 from tests.test_index_batches import DIM, MODEL, document
 
 pytestmark = pytest.mark.slow
@@ -120,7 +120,52 @@ def test_a_replaced_document_gives_its_new_vectors_only() -> None:
 
 
 def current_key(index: Index) -> CopyKey:
-    return CopyKey(index.catalog.revision(), MODEL, DIM, index.settings.chroma.collection)
+    writes = vector_writes(index.settings.index_dir / WRITES_FILE)
+    return CopyKey(index.catalog.revision(), writes, index.embedding_model, index.dim, index.settings.chroma.collection)
+
+
+REPAIR = f"""
+import sys
+from assistant.config import load_settings
+from assistant.index.core import Index
+Index(load_settings(), {MODEL!r}, {DIM}).delete_vectors(sys.argv[1:])
+"""
+
+
+@pytest.mark.embedded_only
+def test_vectors_changed_without_a_new_catalog_revision_make_every_copy_stale() -> None:
+    index = build()
+    index.vectors.write_copy()
+    target = document("d5.txt", 40, seed=6)[2][3]
+    assert index.vectors.query(target, 1)[0].chunk_id == "d5.txt#3"  # loaded in this process
+    revision = index.catalog.revision()
+
+    # a repair in another process deletes vectors and writes no catalog row
+    done = subprocess.run([sys.executable, "-c", REPAIR, "d5.txt#3"], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert index.catalog.revision() == revision
+
+    index.vectors.refresh()  # this process's client reads the store's files again (as after any reopen)
+    index._connection.reopen()
+    assert "d5.txt#3" not in [m.chunk_id for m in index.vectors.query(target, 40)]
+    assert "d5.txt#3" not in search_elsewhere(target)["ids"]  # type: ignore[operator]
+
+
+@pytest.mark.embedded_only
+def test_a_copy_read_while_the_vectors_changed_is_not_saved() -> None:
+    index = build()
+    vectors = index.vectors
+    real_call = vectors._call
+
+    def read_then_another_write(action: object, empty: object) -> object:
+        found = real_call(action, empty)  # type: ignore[arg-type]
+        record_vector_write(index.settings.index_dir / WRITES_FILE)  # as another process's write begins
+        return found
+
+    vectors._call = read_then_another_write  # type: ignore[method-assign]
+    assert vectors.write_copy() is False and not copy_path().exists()
+    vectors._call = real_call  # type: ignore[method-assign]
+    assert vectors.write_copy() is True and copy_path().exists()
 
 
 @pytest.mark.embedded_only
@@ -153,7 +198,7 @@ def test_a_damaged_or_foreign_copy_is_read_again_from_chroma(damage: str) -> Non
         path.write_bytes(b"not a copy")
     else:  # a copy read under another revision
         stale = VectorCopy.from_store(
-            CopyKey("elsewhere:1", MODEL, DIM, "documents"), ["x#0"], ["x"], np.ones((1, DIM), dtype=np.float32)
+            CopyKey("elsewhere:1", "", MODEL, DIM, "documents"), ["x#0"], ["x"], np.ones((1, DIM), dtype=np.float32)
         )
         stale.save(path)
     assert VectorCopy.load(path, current_key(index)) is None
@@ -173,3 +218,21 @@ def test_no_copy_in_server_mode_or_when_disabled(monkeypatch: pytest.MonkeyPatch
     index = build(docs=2)
     assert index.vectors.write_copy() is False
     assert index.vectors.query(questions(1)[0], 3) and not copy_path().exists()
+
+
+@pytest.mark.embedded_only
+def test_an_ingest_leaves_a_copy_that_ranks_the_shipped_questions_as_chroma(corpus_services: object) -> None:
+    from assistant.services import Services
+
+    assert isinstance(corpus_services, Services)
+    settings = corpus_services.settings
+    index = corpus_services.index
+    saved = VectorCopy.load(settings.index_dir / COPY_FILE, current_key(index))
+    assert saved is not None and len(saved) == index.counts()[1], "the ingest saved a current copy"
+    pool = settings.retrieval.candidates
+    for line in (CORPUS / "questions.jsonl").read_text(encoding="utf-8").splitlines():
+        vector = corpus_services.embedder.embed_query(json.loads(line)["question"])
+        from_copy = index.vectors.query(vector, pool)
+        from_chroma = index.vectors._chroma_query(vector, pool, None)
+        assert [m.chunk_id for m in from_copy] == [m.chunk_id for m in from_chroma]
+        assert np.allclose([m.similarity for m in from_copy], [m.similarity for m in from_chroma], atol=1e-5)

@@ -11,11 +11,14 @@ come from :mod:`assistant.ingest.pdf_page`.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from assistant.answer.locate import locate_in_text, page_span, section_span
 from assistant.ingest.bounds import ReadLimits, UnreadableFileError, one_line
-from assistant.ingest.pdf_page import quote_boxes, read_pdf_bytes
+from assistant.ingest.pdf_page import quote_boxes, read_bounded
 from assistant.ingest.readers import FileRef, read_document
 from assistant.models import DocumentInfo, EvidenceView, LoadedDocument, PageBox
 
@@ -29,6 +32,39 @@ MAX_OCCURRENCES = 10_000  # occurrences of the quote compared to find the neares
 MAX_ID_CHARS = 4096
 
 
+class DocumentTexts:
+    """The texts of the documents the viewer read last, by their file's sha256.
+
+    A file opened again is read and hashed, not parsed again, when its bytes are the same: reading
+    the text of a long PDF takes seconds, hashing its bytes milliseconds. At most
+    ``max_documents`` texts, ``max_chars`` characters in all, are kept (the least recently used go).
+    """
+
+    def __init__(self, max_documents: int = 4, max_chars: int = 20_000_000) -> None:
+        self.max_documents, self.max_chars = max_documents, max_chars
+        self._texts: OrderedDict[tuple[str, str], LoadedDocument] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def read(self, info: DocumentInfo, max_bytes: int, limits: ReadLimits) -> LoadedDocument:
+        """The document's text read from ``info.path`` now (raises :class:`UnreadableFileError`)."""
+        path = Path(info.path)
+        key = (str(path), hashlib.sha256(read_bounded(path, max_bytes)).hexdigest())
+        with self._lock:
+            if key in self._texts:
+                self._texts.move_to_end(key)
+                return self._texts[key]
+        loaded = read_document(FileRef(path.parent, path, info.doc_id), max_bytes, limits)
+        if loaded.info.sha256 == key[1] and len(loaded.text) <= self.max_chars:  # not rewritten in between
+            with self._lock:
+                self._texts[key] = loaded
+                while len(self._texts) > self.max_documents or self._chars() > self.max_chars:
+                    self._texts.popitem(last=False)
+        return loaded
+
+    def _chars(self) -> int:
+        return sum(len(loaded.text) for loaded in self._texts.values())
+
+
 def evidence_view(
     info: DocumentInfo | None,
     doc_id: str,
@@ -37,12 +73,14 @@ def evidence_view(
     sha256: str,
     max_bytes: int,
     limits: ReadLimits,
+    texts: DocumentTexts | None = None,
 ) -> EvidenceView:
     """Look the quote cited at ``cited`` (start, end) in document ``doc_id`` up again in its current file.
 
     ``info`` is the catalog's record of ``doc_id`` (None when it is not indexed); ``sha256`` is the
     file's hash when the answer was made ("" when unknown: the offsets alone are checked). The file
-    read is always ``info.path``, never anything derived from ``doc_id``.
+    read is always ``info.path``, never anything derived from ``doc_id``; ``texts`` keeps the texts
+    read last, so opening the same unchanged file again does not parse it again.
     """
     start, end = cited
     base = {"doc_id": doc_id[:MAX_ID_CHARS], "quote": quote, "cited_start": start, "cited_end": end}
@@ -52,7 +90,7 @@ def evidence_view(
     base |= {"title": info.title, "format": info.format}
     path = Path(info.path)
     try:
-        loaded = read_document(FileRef(path.parent, path, info.doc_id), max_bytes, limits)
+        loaded = (texts or DocumentTexts(0)).read(info, max_bytes, limits)
     except UnreadableFileError as exc:
         why = "is gone" if not path.exists() else f"cannot be read ({one_line(exc)})"
         message = f"The file of this document {why}: the quote cannot be shown."
@@ -116,8 +154,12 @@ def _view(
     else:
         lo, hi = _paragraphs_around(text, start, end)
     lo, hi = _clip(text, lo, hi, start, end)
-    while hi > max(end, lo) and text[hi - 1].isspace():  # the blank lines before the next page or section
+    if not text[hi:].strip():  # only blank lines after it: the excerpt runs to the end (no "…")
+        hi = len(text)
+    while hi < len(text) and hi > max(end, lo) and text[hi - 1].isspace():  # the blank lines before what follows
         hi -= 1
+    if not text[:lo].strip():
+        lo = 0
     view = EvidenceView.model_validate(
         {
             **base,
@@ -143,7 +185,7 @@ def _view(
 def _boxes(path: Path, page: int, part: str, max_bytes: int) -> list[PageBox]:
     """The boxes of ``part``, the part of the quote on ``page`` (a quote may run onto the next page)."""
     try:
-        return quote_boxes(read_pdf_bytes(path, max_bytes), page, part)
+        return quote_boxes(read_bounded(path, max_bytes), page, part)
     except UnreadableFileError:
         return []
 

@@ -67,15 +67,23 @@ def page_span(outline: Outline, page: int, text_length: int) -> tuple[int, int]:
 
 
 def heading_path(headings: Sequence[OutlineHeading], offset: int) -> list[str]:
-    """The titles of the headings that ``offset`` falls under, outermost first."""
-    stack: list[OutlineHeading] = []
-    for heading in headings:
-        if heading.start > offset:
-            break
-        while stack and stack[-1].level >= heading.level:
-            stack.pop()
-        stack.append(heading)
-    return [heading.title for heading in stack]
+    """The titles of the headings that ``offset`` falls under, outermost first.
+
+    The last heading before ``offset`` is found by bisection; walking back from it, each heading
+    of a lower level than the last one kept is the next one out.
+    """
+    path: list[OutlineHeading] = []
+    for index in range(bisect_right(headings, offset, key=_start) - 1, -1, -1):
+        heading = headings[index]
+        if not path or heading.level < path[-1].level:
+            path.append(heading)
+            if heading.level <= 0:
+                break
+    return [heading.title for heading in reversed(path)]
+
+
+def _start(heading: OutlineHeading) -> int:
+    return heading.start
 
 
 def section_span(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Literal
 
 from assistant.config import RetrievalSettings
@@ -53,10 +54,11 @@ class Retriever:
             bm25 = self.index.bm25()
             rows = None if allowed is None else bm25.document_rows(allowed, self.index.catalog.chunk_owners)
             sparse = bm25.search(query_terms(query), pool, rows)
-        hits = self._fuse(dense, sparse, mode, k)
+        language = detect_language(query)
+        hits = self._fuse(dense, sparse, mode, k, language)
         return SearchResult(
             query=query,
-            query_language=detect_language(query),
+            query_language=language,
             mode=mode,
             hits=hits,
             embedding_ms=embedding_ms,
@@ -74,13 +76,16 @@ class Retriever:
         allowed = resolve_scope(scope, documents)
         return None if allowed is not None and len(allowed) == len(documents) else allowed
 
-    def _fuse(self, dense: list[tuple[str, float]], sparse: list[tuple[str, float]], mode: Mode, k: int) -> list[Hit]:
+    def _fuse(
+        self, dense: list[tuple[str, float]], sparse: list[tuple[str, float]], mode: Mode, k: int, language: str
+    ) -> list[Hit]:
         chunks = self.index.catalog.chunks([cid for cid, _ in dense] + [cid for cid, _ in sparse])
         dense_rank = {cid: (rank, score) for rank, (cid, score) in enumerate(dense, start=1) if cid in chunks}
         sparse_rank = {cid: (rank, score) for rank, (cid, score) in enumerate(sparse, start=1) if cid in chunks}
+        weight = bm25_weight(language, [c.language for c in chunks.values()], self.settings.foreign_bm25_weight)
         scored: dict[str, float] = {}
         for cid in dict.fromkeys([*dense_rank, *sparse_rank]):
-            scored[cid] = self._score(cid, dense_rank, sparse_rank, mode) * (
+            scored[cid] = self._score(cid, dense_rank, sparse_rank, mode, weight) * (
                 BOILERPLATE_WEIGHT if chunks[cid].boilerplate else 1.0
             )
         order = sorted(scored, key=lambda cid: -scored[cid])[:k]
@@ -90,14 +95,35 @@ class Retriever:
         ]
 
     def _score(
-        self, cid: str, dense: dict[str, tuple[int, float]], sparse: dict[str, tuple[int, float]], mode: Mode
+        self,
+        cid: str,
+        dense: dict[str, tuple[int, float]],
+        sparse: dict[str, tuple[int, float]],
+        mode: Mode,
+        bm25_weight: float = 1.0,
     ) -> float:
         if mode == "dense":
             return dense[cid][1]
         if mode == "bm25":
             return sparse[cid][1]
         rrf = self.settings.rrf_k
-        return sum(1.0 / (rrf + ranks[cid][0]) for ranks in (dense, sparse) if cid in ranks)
+        fused = 1.0 / (rrf + dense[cid][0]) if cid in dense else 0.0
+        return fused + (bm25_weight / (rrf + sparse[cid][0]) if cid in sparse else 0.0)
+
+
+def bm25_weight(query_language: str, passage_languages: Iterable[str], foreign: float) -> float:
+    """The weight of BM25's ranks in the fusion: 1, or ``foreign`` when no candidate passage is in the
+    question's language.
+
+    BM25 matches the question's stems; over text in another language it matches only the names and
+    numbers the question shares with it, which the dense side already sees, and ranks passages by
+    how often they repeat a name. On the tune half of qa-dev (English questions on Italian text)
+    dense ranks alone put a passage stating the answer in the top 5 for 0.94 of the questions, the
+    fusion for 0.81. When some candidates are in the question's language (a mixed corpus, as the
+    Sora set), the fusion is kept: there BM25 is what keeps passages in other languages that share
+    the question's names from being outranked by same-language ones.
+    """
+    return 1.0 if query_language in set(passage_languages) else foreign
 
 
 def _hit(

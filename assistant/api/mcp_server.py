@@ -20,7 +20,7 @@ from assistant.api.problems import APIError
 from assistant.api.schemas import Passage, PublicDocument
 from assistant.config import MAX_TOP_K
 from assistant.errors import AssistantError, UsageError
-from assistant.models import SearchResult  # at run time: the SDK reads the tools' annotations
+from assistant.models import Locator, Scope, SearchResult  # at run time: the SDK reads the tools' annotations
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -45,6 +45,7 @@ class Citation(BaseModel):
     quote: str = Field(description="Verbatim span of the document.")
     start: int = Field(description="Offset of the quote in the document's text (see get_passage).")
     end: int
+    locator: Locator | None = Field(None, description='Page, heading path or line of the quote ("p. 3").')
 
 
 class ToolAnswer(BaseModel):
@@ -109,14 +110,23 @@ def build_mcp(services: Services, allow_writes: bool | None = None) -> MCPServer
     read_only = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
     @server.tool(annotations=read_only)
-    def search_documents(query: str, k: int = 5) -> SearchResult:
-        """Ranked passages of the indexed documents for a query (hybrid dense + BM25), with offsets."""
-        return tool_call(lambda: search(services, query, k))
+    def search_documents(query: str, k: int = 5, scope: Scope | None = None) -> SearchResult:
+        """Ranked passages of the indexed documents for a query (hybrid dense + BM25), with offsets.
+
+        ``scope`` limits them to some documents: globs on ids ("contracts/**"), ids, languages.
+        """
+        return tool_call(lambda: search(services, query, k, scope))
 
     @server.tool(annotations=read_only)
-    def ask(question: str, mode: Literal["auto", "generative", "extractive"] = "auto") -> ToolAnswer:
-        """Answer a question from the documents only, with numbered citations of verbatim quotes (or a refusal)."""
-        return tool_call(lambda: ToolAnswer.of(services.ask(question, mode=None if mode == "auto" else mode)))
+    def ask(
+        question: str, mode: Literal["auto", "generative", "extractive"] = "auto", scope: Scope | None = None
+    ) -> ToolAnswer:
+        """Answer a question from the documents only, with numbered citations of verbatim quotes (or a refusal).
+
+        ``scope`` limits the documents it is answered from (as in search_documents).
+        """
+        chosen = None if mode == "auto" else mode
+        return tool_call(lambda: ToolAnswer.of(services.ask(question, mode=chosen, scope=scope)))
 
     @server.tool(annotations=read_only)
     def get_passage(doc_id: str, start: int, end: int) -> Passage:
@@ -143,13 +153,13 @@ def build_mcp(services: Services, allow_writes: bool | None = None) -> MCPServer
     return server
 
 
-def search(services: Services, query: str, k: int) -> SearchResult:
-    """``services.search`` with ``k`` and the query checked as the API checks them."""
+def search(services: Services, query: str, k: int, scope: Scope | None = None) -> SearchResult:
+    """``services.search`` with ``k`` and the query checked as the API checks them (``scope``: see the tool)."""
     if not 1 <= k <= MAX_TOP_K:
         raise UsageError(f"k must be between 1 and {MAX_TOP_K}")
     if not query.strip():
         raise UsageError("the query is empty")
-    return services.search(query, k=k)
+    return services.search(query, k=k, scope=scope)
 
 
 def add_text(services: Services, name: str, content: str) -> Added:

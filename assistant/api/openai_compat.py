@@ -24,6 +24,7 @@ from assistant.api.rest import services_of, started
 from assistant.api.schemas import public_answer
 from assistant.config import MAX_TOP_K
 from assistant.errors import UsageError
+from assistant.models import Scope
 from assistant.services import collect
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ class ChatRequest(BaseModel):
     stream: bool = False
     k: int | None = Field(None, ge=1, le=MAX_TOP_K, description="Extra: passages retrieved.")
     strict: bool | None = Field(None, description="Extra: drop sentences that no passage supports.")
+    scope: Scope | None = Field(None, description="Extra: answer only from these documents (as /v1/ask's scope).")
 
 
 def options(request: ChatRequest) -> tuple[str, dict[str, Any]]:
@@ -91,7 +93,9 @@ def options(request: ChatRequest) -> tuple[str, dict[str, Any]]:
         elif question is not None:
             history.append((question, without_footnotes(message.text)))
             question = None
-    return turns[-1].text, {**choice, "history": history, "k": request.k, "strict": request.strict}
+    return turns[-1].text, {
+        **choice, "history": history, "k": request.k, "strict": request.strict, "scope": request.scope
+    }
 
 
 def footnotes(answer: Answer) -> str:

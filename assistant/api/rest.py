@@ -30,7 +30,7 @@ from assistant.api.schemas import (
 from assistant.api.security import token_accepted
 from assistant.config import MAX_TOP_K
 from assistant.errors import UsageError
-from assistant.models import Answer, SearchResult
+from assistant.models import Answer, Scope, SearchResult
 from assistant.services import collect
 
 if TYPE_CHECKING:
@@ -104,11 +104,19 @@ def search(
     q: Annotated[str, Query(min_length=1, max_length=2000, description="The query.")],
     k: Annotated[int | None, Query(ge=1, le=MAX_TOP_K, description="Passages returned.")] = None,
     mode: Annotated[Literal["hybrid", "dense", "bm25"] | None, Query(description="Retrieval mode.")] = None,
+    within: Annotated[
+        list[str] | None, Query(alias="in", description='Only documents whose id matches this glob ("contracts/**").')
+    ] = None,
+    doc: Annotated[list[str] | None, Query(description="Only this document id.")] = None,
+    lang: Annotated[
+        list[Literal["it", "fr", "en"]] | None, Query(description="Only documents in this language.")
+    ] = None,
 ) -> SearchResult:
-    """Hybrid (or dense, or BM25) retrieval, as ``assistant search --json``."""
+    """Hybrid (or dense, or BM25) retrieval, as ``assistant search --json``; ``in``, ``doc``, ``lang`` scope it."""
     if not q.strip():
         raise UsageError("the query is empty")
-    return services_of(request).search(q, k=k, mode=mode)
+    scope = Scope(globs=within or [], doc_ids=doc or [], languages=list(lang or []))
+    return services_of(request).search(q, k=k, mode=mode, scope=scope)
 
 
 @router.get("/documents", response_model=list[PublicDocument], summary="The indexed documents")

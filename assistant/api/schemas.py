@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.config import MAX_TOP_K
-from assistant.models import Answer, DocumentInfo
+from assistant.models import Answer, DocumentInfo, Scope
 
 PRIVATE_SOURCE_FIELDS = {"sources": {"__all__": {"path"}}}
 """Server paths are not sent to clients (as in the web UI)."""
@@ -28,6 +28,9 @@ class AskRequest(BaseModel):
     history: list[tuple[str, str]] = Field(
         default_factory=list, description="Earlier turns of the conversation, as [question, answer] pairs."
     )
+    scope: Scope | None = Field(
+        None, description="Answer only from these documents (globs, document ids, languages): `ask --in/--doc/--lang`."
+    )
 
     def options(self) -> dict[str, Any]:
         """The keyword options of :meth:`Services.stream` (the mode `auto` is the default)."""
@@ -38,6 +41,7 @@ class AskRequest(BaseModel):
             "backend": None if self.backend == "auto" else self.backend,
             "model": self.model,
             "strict": self.strict,
+            "scope": self.scope,
         }
 
 

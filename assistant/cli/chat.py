@@ -38,6 +38,7 @@ HELP = """Type a question, or one of:
   /help               this list
   /quit               end the session (so do Ctrl-D and Ctrl-C)"""
 PROMPT = "› "
+READY = "Ask about your documents; /help lists the commands, /quit ends."
 
 
 def register(app: typer.Typer) -> None:
@@ -51,7 +52,11 @@ def register(app: typer.Typer) -> None:
         mode: Annotated[str | None, typer.Option("--mode", help="auto, generative or extractive.")] = None,
         strict: Annotated[bool, typer.Option("--strict", help="Remove sentences no passage supports.")] = False,
         resume: Annotated[
-            str | None, typer.Option("--resume", help="Go on with a kept conversation (its id, from the UI's list).")
+            str | None,
+            typer.Option(
+                "--resume",
+                help="Go on with a kept conversation: its id (printed when a chat ends) or `last` (the latest).",
+            ),
         ] = None,
         config: ConfigOption = None,
     ) -> None:
@@ -78,10 +83,13 @@ class ChatSession:
         self.turns: list[StoredTurn] = []
         self.conversation_id: str | None = None
         self.title = ""
+        if resume == "last":
+            latest = services.conversations.list(limit=1)
+            resume = latest[0].id if latest else resume
         if resume is not None:
             kept = services.conversations.get(resume)
             if kept is None:
-                fail(f"there is no kept conversation {resume!r} (the UI lists them)", Exit.USAGE)
+                fail(f"there is no kept conversation {resume!r} of this machine", Exit.USAGE)
             self.conversation_id, self.title, self.turns = resume, kept.summary.title, list(kept.turns)
         self.commands: dict[str, Callable[[list[str]], bool]] = {
             "/sources": self.show_sources,
@@ -101,9 +109,8 @@ class ChatSession:
     def loop(self) -> None:
         """Read lines until /quit, end of input or Ctrl-C."""
         interactive = sys.stdin.isatty()
-        if interactive:
-            self.err.print(Text("Ask about your documents; /help lists the commands, /quit ends.", style="dim"))
         try:
+            self.err.print(Text(READY, style="dim"))
             while True:
                 line = input(PROMPT) if interactive else sys.stdin.readline()
                 if not interactive and not line:

@@ -60,14 +60,11 @@ def ingest_and_watch(settings: Settings, paths: list[Path], rebuild: bool, quiet
     out = console()
     with stop_on_signals() as stop, friendly_errors():
         services = services_for(settings, need_index=False)
-        with ingest_progress(enabled=not quiet and sys.stderr.isatty()) as progress:
-            report = services.ingest(folders, progress=progress, rebuild=rebuild)
-        print_ingest_report(report, quiet=quiet)
-        if stop.is_set():
-            out.print("stopped before watching (Ctrl-C)")
-            return
-        names = ", ".join(shown_name(str(f)) for f in folders)
-        out.print(f"watching {names} for changes (Ctrl-C to stop)")
+
+        def first() -> IngestReport:
+            with ingest_progress(enabled=not quiet and sys.stderr.isatty()) as progress:
+                return services.ingest(folders, progress=progress, rebuild=rebuild)
+
         from assistant.ingest.watch import watch_and_sync
 
         events = watch_and_sync(
@@ -78,9 +75,16 @@ def ingest_and_watch(settings: Settings, paths: list[Path], rebuild: bool, quiet
             ignore=[settings.data_dir],
             debounce=debounce,
             retry=RETRY_SECONDS,
+            first=first,
         )
         for event in events:
-            print_event(event, folders)
+            if event.first and event.report is not None:
+                print_ingest_report(event.report, quiet=quiet)
+            elif event.kind == "ready":
+                names = ", ".join(shown_name(str(f)) for f in folders)
+                out.print(f"watching {names} for changes (Ctrl-C to stop)")
+            else:
+                print_event(event, folders)
     out.print("stopped watching")
 
 

@@ -81,8 +81,9 @@ def verify_bundle(
 
 
 def _candidates(quote: BundleQuote, root: Path | None, indexed_path: PathLookup | None) -> list[Path]:
-    if root is not None:
-        return [root / quote.doc_id]
+    if root is not None:  # a document id never leads out of the root (a bundle is untrusted input)
+        path = root / quote.doc_id
+        return [path] if path.resolve().is_relative_to(root.resolve()) else []
     found = [Path(quote.path)] if quote.path else []
     if indexed_path is not None and not (found and found[0].is_file()):
         current = indexed_path(quote.doc_id)
@@ -97,7 +98,7 @@ def _read(
     """(the document's current text or None, the path read, why it could not be read)."""
     max_bytes = int(settings.ingest.max_file_mb * 1024 * 1024)
     limits = ReadLimits.from_settings(settings.ingest)
-    why = "the file is not recorded in the bundle"
+    why = "the bundle records no file for it" if root is None else f"{quote.doc_id!r} is not a file under {root}"
     for path in _candidates(quote, root, indexed_path):
         if not path.is_file():
             why = f"no file at {path}"

@@ -111,9 +111,10 @@ class Index:
             dim,
             create=create and not self.read_only,
             on_change=self._trust if embedded else None,
-            copy_path=settings.index_dir / COPY_FILE,
+            copy_path=settings.index_dir / COPY_FILE if embedded else None,
             stamp=self._copy_stamp if embedded and settings.chroma.local_copy else None,
             save_copy=not self.read_only,
+            owners=self.catalog.chunk_owners,
         )
         self._bm25: BM25Index | None = None
         self._lock = threading.RLock()

@@ -110,11 +110,12 @@ class PostgresCatalog:
                 self._conn = connect(self.url, self.timeout)
             try:
                 yield self._conn
-            except psycopg.OperationalError as exc:
-                self._conn.close()  # the next call connects again
-                raise unreachable(self.url, exc) from exc
             except psycopg.Error as exc:
-                raise CatalogError(f"the PostgreSQL catalog at {address(self.url)} failed: {exc}") from exc
+                if self._conn.broken or self._conn.closed:  # the server went away: the next call connects again
+                    self._conn.close()
+                    raise unreachable(self.url, exc) from exc
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise CatalogError(f"the PostgreSQL catalog at {address(self.url)} failed: {first}") from exc
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._session() as conn:

@@ -24,8 +24,8 @@ _EDGE = 40  # characters of the quote's start and end tried when the whole quote
 _PDFIUM = threading.Lock()  # PDFium's state is process-wide: one call at a time
 
 
-def read_pdf_bytes(path: Path, max_bytes: int) -> bytes:
-    """The bytes of the PDF at ``path``, at most ``max_bytes`` (raises :class:`UnreadableFileError`)."""
+def read_bounded(path: Path, max_bytes: int) -> bytes:
+    """The bytes of the file at ``path``, at most ``max_bytes`` (raises :class:`UnreadableFileError`)."""
     try:
         with path.open("rb") as handle:
             raw = handle.read(max_bytes + 1)

@@ -15,6 +15,7 @@ the sync's report, and the watch goes on.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -42,12 +43,14 @@ class FileChange:
 
 @dataclass
 class WatchEvent:
-    """What the watch saw (``changes``), what a sync did (``report``) or why it failed (``error``)."""
+    """The watch is ``ready``; what it saw (``changes``); what a sync did (``report``) or why it failed (``error``)."""
 
-    kind: Literal["changes", "synced", "failed"]
+    kind: Literal["ready", "changes", "synced", "failed"]
     changes: list[FileChange] = field(default_factory=list)
     report: IngestReport | None = None
     error: AssistantError | None = None
+    first: bool = False
+    """The initial sync (``first=``), run once the folders were watched."""
 
 
 def shown_path(path: Path, roots: Sequence[Path]) -> str:
@@ -87,44 +90,51 @@ def watch_and_sync(
     ignore: Sequence[Path] = (),
     debounce: float = 1.0,
     retry: float = 5.0,
+    first: Callable[[], IngestReport] | None = None,
 ) -> Iterator[WatchEvent]:
     """Watch ``paths`` and run ``sync`` after each quiet spell of ``debounce`` seconds; see the module doc.
 
-    Ends when ``stop`` is set (a sync that has started is finished first). Errors that are not the
+    ``first`` (the initial sync) runs once the folders are watched, so that no change made while it
+    runs is missed; its errors are raised. Then a ``ready`` event, then changes and syncs until
+    ``stop`` is set (a sync that has started is finished first). Errors that are not the
     assistant's (bugs) are raised.
     """
-    from watchfiles import Change, watch
+    from watchfiles import Change
+
+    # the watcher behind watchfiles.watch, used directly so that the first sync starts once it watches
+    from watchfiles._rust_notify import RustNotify
 
     kinds: dict[Change, ChangeKind] = {Change.added: "added", Change.modified: "changed", Change.deleted: "deleted"}
     wanted = ChangeFilter(extensions, ignore)
     quiet_ms = max(int(debounce * 1000), 50)
-    pending = False  # a sync failed: try again (at the next change or after ``retry`` seconds)
     roots = [p.absolute() for p in paths]
-    for raw in watch(
-        *roots,
-        watch_filter=lambda change, path: wanted(kinds.get(change, "changed"), Path(path)),
-        step=quiet_ms,
-        debounce=max(quiet_ms * 10, 10_000),
-        rust_timeout=max(int(retry * 1000), quiet_ms),
-        yield_on_timeout=True,
-        stop_event=stop,
-        raise_interrupt=False,
-    ):
-        if stop.is_set():
-            return
-        if raw:
-            changes = sorted((FileChange(kinds.get(c, "changed"), Path(p)) for c, p in raw), key=_order)
-            yield WatchEvent("changes", changes=_merged(changes))
-        elif not pending:
-            continue  # a timeout with nothing to do
-        try:
-            report = sync()
-        except AssistantError as exc:
-            pending = True
-            yield WatchEvent("failed", error=exc)
-            continue
-        pending = False
-        yield WatchEvent("synced", report=report)
+    polling = os.environ.get("WATCHFILES_FORCE_POLLING", "").lower() in ("1", "true", "yes")
+    with RustNotify([str(r) for r in roots], False, polling, 300, True, True) as watcher:
+        if first is not None:
+            yield WatchEvent("synced", report=first(), first=True)
+        yield WatchEvent("ready")
+        pending = False  # a sync failed: try again (at the next change or after ``retry`` seconds)
+        while not stop.is_set():
+            raw = watcher.watch(max(quiet_ms * 10, 10_000), quiet_ms, max(int(retry * 1000), quiet_ms), stop)
+            if raw in ("stop", "signal") or stop.is_set():
+                return
+            found = [
+                FileChange(kinds.get(Change(kind), "changed"), Path(path))
+                for kind, path in (raw if isinstance(raw, set) else set())
+            ]
+            changes = _merged(sorted((c for c in found if wanted(c.kind, c.path)), key=_order))
+            if changes:
+                yield WatchEvent("changes", changes=changes)
+            elif not pending:
+                continue  # a timeout, or only files that do not count
+            try:
+                report = sync()
+            except AssistantError as exc:
+                pending = True
+                yield WatchEvent("failed", error=exc)
+                continue
+            pending = False
+            yield WatchEvent("synced", report=report)
 
 
 def _order(change: FileChange) -> tuple[str, str]:

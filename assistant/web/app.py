@@ -4,7 +4,8 @@ The room: :mod:`~assistant.web.layout` (the Blocks page), :mod:`~assistant.web.c
 handlers, over :class:`~assistant.services.Services` only), :mod:`~assistant.web.conversation` (the
 per-session state), :mod:`~assistant.web.render` (the HTML), :mod:`~assistant.web.documents` (the
 Documents tab), :mod:`~assistant.web.worker` (uploads synced in a worker process),
-:mod:`~assistant.web.serve` (launch options and login), and ``static/`` (the page's CSS and script).
+:mod:`~assistant.web.serve` (launch options and login), :mod:`~assistant.web.history` (the kept
+conversations), and ``static/`` (the page's CSS and script).
 Importing any of them imports no gradio and changes no environment variable.
 """
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.conversations.store import LOCAL_USER, ConversationSummary, StoredTurn
-from assistant.web.conversation import Turn, turn_json
+from assistant.web.conversation import MAX_TURNS, Turn, turn_json
 from assistant.web.messages import readable_error
 from assistant.web.render import conversation_html, notice_html, sources_html
 from assistant.web.toolkit import quiet_gradio
@@ -46,8 +46,8 @@ def choice_label(summary: ConversationSummary) -> str:
 
 
 def restored_turns(turns: Sequence[StoredTurn]) -> list[Turn]:
-    """The session's turns of a kept conversation, as they were when answered."""
-    return [Turn(question=t.question, text=t.answer.text, answer=t.answer, state="done") for t in turns]
+    """The session's turns of a kept conversation, as they were when answered (the last :data:`MAX_TURNS`)."""
+    return [Turn(question=t.question, text=t.answer.text, answer=t.answer, state="done") for t in turns[-MAX_TURNS:]]
 
 
 def fingerprint(turn: Turn) -> str:

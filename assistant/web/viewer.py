@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from assistant.errors import UsageError
 from assistant.models import EvidenceView, Source
 from assistant.text.sanitize import escape
 from assistant.web.conversation import Turn
@@ -54,12 +55,15 @@ def evidence_html(services: Services, turns: Sequence[Turn], turn: Any, number: 
         return _frame("", "", '<div class="ev-status unknown">This source is not in the conversation any more.</div>')
     try:
         view = services.evidence(source.doc_id, source.start, source.end, source.quote, source.sha256)
-        image = None
-        if view.format == "pdf" and view.page is not None and view.status in ("unchanged", "moved"):
-            image = services.page_image(source.doc_id, view.page, PAGE_WIDTH)
     except Exception as exc:  # one readable line; the server log keeps the rest
         why = f'<div class="ev-status missing">{escape(readable_error(exc))}</div>'
         return _frame(source.title, source.doc_id, why)
+    image = None
+    if view.format == "pdf" and view.page is not None and view.status in ("unchanged", "moved"):
+        try:
+            image = services.page_image(source.doc_id, view.page, PAGE_WIDTH)
+        except UsageError:  # pdfium cannot draw what pypdf read: the text is still shown
+            image = None
     return viewer_html(view, image, source.number)
 
 
@@ -112,9 +116,8 @@ def _page_html(view: EvidenceView, page_png: bytes) -> str:
     if not view.boxes:
         caption += " (the quote could not be placed on the drawn page)"
     return (
-        f'<figure class="ev-page" data-page="{view.page}"><div class="ev-sheet">'
-        f'<img alt="Page {view.page}" src="data:image/png;base64,{data}">{boxes}</div>'
-        f"<figcaption>{escape(caption)}</figcaption></figure>"
+        f'<figure class="ev-page" data-page="{view.page}"><figcaption>{escape(caption)}</figcaption>'
+        f'<div class="ev-sheet"><img alt="Page {view.page}" src="data:image/png;base64,{data}">{boxes}</div></figure>'
     )
 
 

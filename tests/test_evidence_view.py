@@ -104,6 +104,13 @@ def test_changed_file_says_the_quote_is_gone(tmp_path: Path) -> None:
     assert "gratuit" in shown.excerpt  # what is there now, around where the quote was
 
 
+def test_an_answer_without_sha256_is_checked_by_its_offsets(tmp_path: Path) -> None:
+    path = write_text_files(tmp_path)["md"]
+    text, info = indexed(path)
+    shown = view(info, text.index(COST), COST, "")
+    assert shown.status == "unchanged" and "did not record" in shown.message
+
+
 def test_same_offsets_in_a_changed_file(tmp_path: Path) -> None:
     path = write_text_files(tmp_path)["md"]
     text, info = indexed(path)

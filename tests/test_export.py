@@ -95,14 +95,16 @@ def current_text(path: Path, doc_id: str) -> str:
 def test_an_exported_bundle_re_verifies_and_edits_are_reported(corpus: Path, tmp_path: Path) -> None:
     assert runner.invoke(app, ["ingest", str(corpus), "--quiet"]).exit_code == 0
     bundle_path, markdown_path = tmp_path / "answer.json", tmp_path / "answer.md"
-    asked = runner.invoke(app, ["ask", QUESTION, "-k", "4", "--export", str(bundle_path)])
+    asked = runner.invoke(app, ["ask", QUESTION, "-k", "4", "--in", "000_*", "--export", str(bundle_path)])
     assert asked.exit_code == 0, asked.output
     assert runner.invoke(app, ["ask", QUESTION, "--export", str(markdown_path)]).exit_code == 0
 
     bundle = read_bundle(bundle_path)
     (entry,) = bundle.answers
     assert entry.question == QUESTION and "Lightcap" in entry.answer and entry.quotes
-    assert entry.mode == "extractive" and entry.backend == "embedded" and entry.options == {"k": 4}
+    assert entry.mode == "extractive" and entry.backend == "embedded"
+    assert entry.options == {"k": 4, "scope": {"globs": ["000_*"], "doc_ids": [], "languages": []}}
+    assert all(q.doc_id.startswith("000_") for q in entry.quotes), "a scoped answer cites only its scope"
     assert any(s.citations for s in entry.sentences)
     assert set(bundle.settings) >= {"retrieval", "answer", "chunking", "llm", "embedding"}
     assert bundle.settings["retrieval"]["top_k"] == 5

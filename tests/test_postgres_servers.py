@@ -24,6 +24,8 @@ from conftest import chroma_server_env, collection_for, free_port
 from pg_server import ChromaServer, PostgresServer, remove_postgres, start_postgres
 from test_integrity import ASSISTANT, chunk_ids_of, report_text, small_chunks, write_reports
 
+from assistant.index.pg_catalog import INGEST_LOCK
+
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 QUESTION_SERVER = textwrap.dedent(
@@ -116,12 +118,16 @@ def start_ingest(data_dir: Path, corpus: Path, *options: str, **env: str) -> sub
 
 
 def lock_held(url: str) -> bool:
-    """Whether some process holds an advisory lock in the catalog's database (the ingest lock)."""
+    """Whether some process holds the catalog's ingest lock (an advisory lock on a bigint key: two halves)."""
     import psycopg
 
+    high, low = INGEST_LOCK >> 32, INGEST_LOCK & 0xFFFFFFFF
+    sql = (
+        "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' "
+        "AND d.datname = current_database() AND l.granted AND l.classid = %s AND l.objid = %s AND l.objsubid = 1"
+    )
     with psycopg.connect(url, autocommit=True) as conn:
-        sql = "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE locktype = 'advisory'"
-        return bool(conn.execute(sql + " AND d.datname = current_database() AND granted").fetchone()[0])
+        return bool(conn.execute(sql, (high, low)).fetchone()[0])
 
 
 def wait_for(condition: Any, timeout: float = 120) -> None:
@@ -233,7 +239,7 @@ def test_kill_9_of_an_ingest_leaves_both_machines_consistent(
         killed_mid_way += run.poll() is None
         run.send_signal(signal.SIGKILL)
         run.wait(timeout=10)
-        assert not lock_held(url)  # the server released the dead ingest's lock
+        wait_for(lambda: not lock_held(url), timeout=10)  # the server released the dead ingest's lock
 
         # the other machine answers at once, and every document it sees is one version, whole
         versions = question_server.ask("versions")["chunks"]

@@ -19,6 +19,7 @@ from assistant.services import Services
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
+COFFEE = "Quanto costa il caffè al chilogrammo?"
 
 
 @pytest.fixture(scope="module")
@@ -60,13 +61,13 @@ def test_search_options_scope_every_hit(cli: CliRunner) -> None:
 
 def test_ask_options_scope_every_citation(cli: CliRunner) -> None:
     result = cli.invoke(
-        app, ["ask", "Quanto costa il caffè al chilogrammo?", "--json", "--mode", "extractive", "--in", "contracts"]
+        app, ["ask", COFFEE, "--json", "--mode", "extractive", "--in", "contracts"]
     )
     assert result.exit_code == 0, result.output
     answer = Answer.model_validate_json(result.stdout)
     assert answer.sources and {s.doc_id for s in answer.sources} == {"contracts/fornitura-caffe.md"}
     elsewhere = cli.invoke(
-        app, ["ask", "Quanto costa il caffè al chilogrammo?", "--json", "--mode", "extractive", "--in", "sky/**"]
+        app, ["ask", COFFEE, "--json", "--mode", "extractive", "--in", "sky/**"]
     )
     assert elsewhere.exit_code == 0, elsewhere.output
     assert {s.doc_id for s in Answer.model_validate_json(elsewhere.stdout).sources} <= {"sky/moon.txt"}
@@ -100,7 +101,7 @@ def test_the_api_takes_the_same_scope(http: httpx.Client) -> None:
     assert len(found.json()["hits"]) == 3
     asked = http.post(
         "/v1/ask",
-        json={"question": "Quanto costa il caffè?", "mode": "extractive", "scope": {"globs": ["contracts/**"]}},
+        json={"question": COFFEE, "mode": "extractive", "scope": {"globs": ["contracts/**"]}},
     )
     assert asked.status_code == 200, asked.text
     assert {s["doc_id"] for s in asked.json()["sources"]} == {"contracts/fornitura-caffe.md"}

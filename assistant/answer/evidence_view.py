@@ -102,6 +102,8 @@ def evidence_view(
     if found is not None and at_offsets and same_file:
         status = "unchanged"
         message = f"The file is unchanged since the answer: the quote is at characters {start}-{end}."
+        if not sha256:
+            message = f"The quote is at characters {start}-{end} (the answer did not record the file's sha256)."
     elif found is not None and at_offsets:
         status, message = "moved", "The file changed after the answer; the quote is still there, at the same offsets."
     elif found is not None:

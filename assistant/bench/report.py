@@ -105,8 +105,9 @@ def notes(result: BenchResult) -> list[str]:
         found.append(
             f"Start-up: wall time of a new `{result.startup_launcher}` process from exec to exit, as its parent "
             f"sees it (interpreter start included), median of {runs} runs after one unmeasured warm-up run "
-            "(the page cache is warm), the four commands interleaved, on the index of each size; the question "
-            "is embedded by the real model in each process."
+            "(the page cache is warm, bytecode written), the commands interleaved, on the index of each size; the "
+            "question is embedded by the real model in each process. 'no vector copy': the same command with "
+            "`ASSISTANT_CHROMA__LOCAL_COPY=false`, every search asking Chroma."
         )
     found.append(
         f"Load average at the start: {result.machine.get('load_average', '?')} on {result.machine.get('cores')} cores "

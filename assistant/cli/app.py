@@ -158,7 +158,8 @@ def ask(
             _pull_model(services, model)
         answer = AnswerPrinter(stream=not as_json).consume(events)
         if export is not None:
-            _export(services, export, text, answer, {"k": k, "mode": mode, "backend": backend, "model": model})
+            asked = {"k": k, "mode": mode, "backend": backend, "model": model, "strict": strict or None}
+            _export(services, export, text, answer, {**asked, "scope": scope.model_dump() if scope else None})
         return answer
 
     answer = run(config, action)

@@ -8,6 +8,7 @@ same store as the UI's, so the UI lists it.
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import sys
 from collections.abc import Callable
@@ -109,6 +110,9 @@ class ChatSession:
     def loop(self) -> None:
         """Read lines until /quit, end of input or Ctrl-C."""
         interactive = sys.stdin.isatty()
+        if interactive:
+            with contextlib.suppress(ImportError):  # line editing and ↑ for earlier lines, where Python has it
+                import readline  # noqa: F401
         try:
             self.err.print(Text(READY, style="dim"))
             while True:

@@ -12,6 +12,7 @@ exit 3); the next call connects again.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
@@ -302,6 +303,7 @@ def advisory_lock(url: str, wait: float, timeout: float) -> Iterator[None]:
     server releases the lock when the connection closes, including when this process is killed.
     """
     conn = connect(url, timeout)
+    held = False
     try:
         deadline = time.monotonic() + wait
         while not conn.execute("SELECT pg_try_advisory_lock(%s)", (INGEST_LOCK,)).fetchone()[0]:
@@ -311,11 +313,15 @@ def advisory_lock(url: str, wait: float, timeout: float) -> Iterator[None]:
                     "try again when it has finished"
                 )
             time.sleep(0.1)
+        held = True
         yield
     except _psycopg().OperationalError as exc:
         raise unreachable(url, exc) from exc
     finally:
-        conn.close()  # releases the lock
+        if held and not conn.broken:
+            with contextlib.suppress(Exception):  # closing releases it anyway; unlocking first is synchronous
+                conn.execute("SELECT pg_advisory_unlock(%s)", (INGEST_LOCK,))
+        conn.close()
 
 
 _UPSERT_MANIFEST = "INSERT INTO manifest VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"

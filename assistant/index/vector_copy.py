@@ -1,8 +1,8 @@
 """An exact-search copy of the embedded store's vectors, so that a search needs no chromadb.
 
 Chroma stays the store of record and the only path for writes (and for a Chroma server). The copy
-is one ``.npz`` file beside the catalog: every vector of the collection (L2-normalised float32)
-with its chunk id and document id, as read from Chroma, and the :class:`CopyKey` it was read
+is one ``.npz`` file beside the catalog: every vector of the collection as read from Chroma
+(L2-normalised float32) with its chunk id and its document id, and the :class:`CopyKey` it was read
 under: the catalog revision (with no update pending), the token of the last vector write, the
 embedding model, the dimension and the collection. Every write through
 :class:`~assistant.index.vectors.VectorIndex` writes a new token (and deletes the copy) before it
@@ -24,6 +24,7 @@ import zipfile
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -125,6 +126,28 @@ class VectorCopy:
             return cls(key, ids, doc_ids, vectors)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             return None  # missing, or damaged (each member's CRC is checked as it is read): read from Chroma again
+
+
+def read_collection(collection: Any, page: int, with_owners: bool) -> tuple[list[str], list[str], list[np.ndarray]]:
+    """Every id and vector of a Chroma collection, ``page`` records a call, and (``with_owners``) each document id.
+
+    The document ids come from each vector's metadata (``doc_id``, or llama-index's ``document_id``).
+    """
+    include = ["embeddings", "metadatas"] if with_owners else ["embeddings"]
+    ids: list[str] = []
+    owners: list[str] = []
+    vectors: list[np.ndarray] = []
+    offset = 0
+    while True:
+        batch = collection.get(limit=page, offset=offset, include=include)
+        ids.extend(batch["ids"])
+        for meta in batch.get("metadatas") or []:
+            owners.append(str((meta or {}).get("doc_id") or (meta or {}).get("document_id") or ""))
+        if len(batch["ids"]):
+            vectors.append(np.asarray(batch["embeddings"], dtype=np.float32))
+        if len(batch["ids"]) < page:
+            return ids, owners, vectors
+        offset += page
 
 
 def _key_fields(key: CopyKey) -> list[str]:

@@ -30,7 +30,15 @@ from assistant.errors import IndexMismatchError, StoreUnavailableError
 from assistant.index.chroma import ChromaConnection, open_chroma, reset_collection
 from assistant.index.manifest import mismatch_message
 from assistant.index.storage import check_space, writing
-from assistant.index.vector_copy import WRITES_FILE, CopyKey, VectorCopy, discard, record_vector_write, vector_writes
+from assistant.index.vector_copy import (
+    WRITES_FILE,
+    CopyKey,
+    VectorCopy,
+    discard,
+    read_collection,
+    record_vector_write,
+    vector_writes,
+)
 from assistant.models import Chunk
 
 __all__ = [
@@ -229,23 +237,9 @@ class VectorIndex:
         if key == self._copy_failed:
             return False
 
-        include = ["embeddings"] if self._owners is not None else ["embeddings", "metadatas"]
-
-        def read(collection: Any) -> tuple[list[str], list[str], list[Any]]:
-            ids: list[str] = []
-            owners: list[str] = []
-            vectors: list[Any] = []
-            page, offset = self.connection.max_batch, 0
-            while True:
-                batch = collection.get(limit=page, offset=offset, include=include)
-                ids.extend(batch["ids"])
-                for meta in batch.get("metadatas") or []:
-                    owners.append(str((meta or {}).get("doc_id") or (meta or {}).get("document_id") or ""))
-                if len(batch["ids"]):
-                    vectors.append(np.asarray(batch["embeddings"], dtype=np.float32))
-                if len(batch["ids"]) < page:
-                    return ids, owners, vectors
-                offset += page
+        def read(collection: Any) -> tuple[list[str], list[str], list[np.ndarray]]:
+            # the batch size is known once the client is open, as it is here
+            return read_collection(collection, self.connection.max_batch, self._owners is None)
 
         ids, owners, parts = self._call(read, ([], [], []))
         if self._owners is not None:

@@ -189,7 +189,7 @@ class AnswerSettings(BaseModel):
     )
     strict_citations: bool = Field(False, description="Remove sentences that no passage supports.")
     strictness: float = Field(
-        0.25,
+        0.3,
         ge=0.0,
         le=1.0,
         description="How sure the assistant must be that the documents answer before it answers: it refuses "

@@ -134,3 +134,18 @@ def test_a_stricter_setting_refuses_what_a_looser_one_answers(corpus_services: A
         assert not corpus_services.ask(question, mode="extractive", backend="embedded").refused
     finally:
         settings.answer.strictness = saved
+
+
+def test_the_margin_looks_past_the_same_sentence_repeated() -> None:
+    """A sentence repeated in another document (or passage) is not a competitor of the best one."""
+    best = "La disoccupazione può danneggiare la crescita perché è uno spreco di risorse."
+    other = "OpenAI ha presentato Sora a febbraio."
+    signals = Signals(0.88, 0.0, 0.0, 0.0, True, True)
+    sentences = [
+        Ranked(Sentence(1, 0, len(best), best, "it"), signals, 0.88),
+        Ranked(Sentence(2, 0, len(best), best, "it"), signals, 0.88),
+        Ranked(Sentence(2, 0, len(other), other, "it"), signals, 0.84),
+    ]
+    evidence = gather("Come la disoccupazione danneggia la crescita?", "it", [hit("it", 0.86, best)], sentences)
+    assert evidence.margin == pytest.approx(0.04)
+    assert gather("Come?", "it", [hit("it", 0.86, best)], sentences[:2]).margin == 0.0

@@ -62,9 +62,7 @@ def test_fit_refusal_names_every_signal_and_prefers_the_answered() -> None:
 
 
 @pytest.mark.slow
-def test_samples_ask_each_answerable_question_again_without_its_documents(
-    corpus_services: Any, tmp_path: Path
-) -> None:
+def test_samples_ask_each_answerable_question_again_without_its_documents(corpus_services: Any, tmp_path: Path) -> None:
     lines = (CORPUS / "questions.jsonl").read_text(encoding="utf-8").splitlines()
     chosen = [q for q in map(json.loads, lines) if q["id"] in ("q01", "q02")]
     chosen += [next(q for q in map(json.loads, lines) if not q["answerable"])]

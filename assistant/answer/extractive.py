@@ -54,14 +54,15 @@ def choose(question: str, ranked: Sequence[Ranked], max_sentences: int = 2) -> l
     for candidate in ranked[1:]:
         if len(chosen) >= max_sentences or candidate.score < ranked[0].score - KEEP_WITHIN:
             break
-        if any(_near_duplicate(candidate.sentence.text, c.sentence.text) for c in chosen):
+        if any(near_duplicate(candidate.sentence.text, c.sentence.text) for c in chosen):
             continue
         if _adds(question, candidate, chosen, asked):
             chosen.append(candidate)
     return chosen
 
 
-def _near_duplicate(a: str, b: str) -> bool:
+def near_duplicate(a: str, b: str) -> bool:
+    """Whether two sentences share :data:`DUPLICATE_OVERLAP` of the shorter one's words (say the same thing)."""
     first, second = set(words(a)), set(words(b))
     if not first or not second:
         return False

@@ -194,9 +194,8 @@ class AnswerSettings(BaseModel):
         le=1.0,
         description="How sure the assistant must be that the documents answer before it answers: it refuses "
         "when the confidence (0..1, recorded as `Answer.confidence`: a logistic model of the best sentence's and "
-        "passage's cosines, corrected for cross-lingual pairs, of how much of the question's relation and names "
-        "the passages hold, and of how far the best sentence stands out; see assistant/answer/evidence.py) is below "
-        "this. "
+        "passage's cosines, corrected for cross-lingual pairs, and of how much of the question's relation and names "
+        "the passages hold; see assistant/answer/evidence.py) is below this. "
         "Lower trades correct refusals for recall, higher the reverse; 0 never refuses on evidence. The default "
         "is the highest (in steps of 0.05) that refuses at most 5% of the answerable questions of qa-dev's tune half.",
     )

@@ -17,6 +17,7 @@ from assistant.config import Settings
 from assistant.errors import NoIndexError, UsageError
 from assistant.index.core import Index, exclusive_write
 from assistant.index.embedding import CachedEmbedder, build_embedder
+from assistant.index.scope import ScopeResolver, folder_globs
 from assistant.ingest.bounds import ReadLimits, UnreadableFileError
 from assistant.ingest.sync import IngestReport, ProgressCallback, sync
 from assistant.ingest.uploads import UploadOutcome, discard_failed, is_upload, save_uploads
@@ -38,6 +39,7 @@ class Services:
         self._embedder = embedder
         self._index: Index | None = None
         self._lock = threading.Lock()
+        self._scopes = ScopeResolver()  # resolved scopes, kept per catalog revision
 
     @cached_property
     def embedder(self) -> CachedEmbedder:
@@ -69,7 +71,7 @@ class Services:
     @property
     def retriever(self) -> Retriever:
         """Hybrid retrieval over the index."""
-        return Retriever(self.index, self.embedder, self.settings.retrieval)
+        return Retriever(self.index, self.embedder, self.settings.retrieval, self._scopes)
 
     @cached_property
     def answerer(self) -> Answerer:
@@ -138,8 +140,6 @@ class Services:
 
     def folders(self) -> list[str]:
         """Every folder of the indexed documents' ids as a ``folder/**`` glob, sorted (for a scope picker)."""
-        from assistant.index.scope import folder_globs
-
         return folder_globs(d.doc_id for d in self.documents())
 
     def document(self, doc_id: str) -> DocumentInfo | None:

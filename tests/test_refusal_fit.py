@@ -15,6 +15,7 @@ from assistant.evaluation.refusal_fit import (
     SIGNALS,
     Sample,
     auc,
+    cross_validate,
     fit_logistic,
     fit_refusal,
     highest_strictness,
@@ -53,12 +54,27 @@ def test_auc_counts_ties_half() -> None:
 
 def test_fit_refusal_names_every_signal_and_prefers_the_answered() -> None:
     found = [
-        Sample(str(i), Evidence(cosine, cosine - 0.01, 1.0, 1.0, 0.02), cosine > 0.84)
+        Sample(str(i), Evidence(cosine, cosine - 0.01, 1.0, 1.0), cosine > 0.84)
         for i, cosine in enumerate(np.linspace(0.78, 0.92, 30))
     ]
     fitted = fit_refusal(found)
-    assert set(fitted.weights) == set(SIGNALS) and "margin" in SIGNALS
+    assert set(fitted.weights) == set(SIGNALS) == {"sentence_dense", "passage_dense", "relation", "names"}
     assert fitted.auc == 1.0 and 0.0 < fitted.strictness < 1.0
+
+
+def test_cross_validation_scores_held_out_documents_and_punishes_a_crushing_penalty() -> None:
+    rng = np.random.default_rng(5)
+    found = [
+        Sample(
+            str(i),
+            Evidence(cosine, cosine - 0.01, 1.0, 1.0),
+            cosine + rng.normal(0, 0.01) > 0.84,
+            group=f"d{i % 9}",
+        )
+        for i, cosine in enumerate(rng.uniform(0.78, 0.92, 120))
+    ]
+    moderate, crushing = cross_validate(found, 1.0), cross_validate(found, 1e6)
+    assert 0.0 < moderate < crushing <= np.log(2) + 0.05, "a crushing penalty predicts the base rate, no better"
 
 
 @pytest.mark.slow

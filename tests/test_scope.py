@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,8 +19,8 @@ from scoped_corpus import DOCUMENTS, LANGUAGES, QUESTIONS, scoped_services
 
 from assistant.errors import EmptyScopeError, ExitCode
 from assistant.index.bm25 import BM25Index
-from assistant.index.scope import folder_globs, glob_match, glob_segments, in_scope, resolve_scope
-from assistant.models import Scope
+from assistant.index.scope import ScopeResolver, folder_globs, glob_match, glob_segments, in_scope, resolve_scope
+from assistant.models import DocumentInfo, Scope
 from assistant.services import Services
 
 DEV_QUESTIONS = CORPUS.parent.parent / "shared" / "data" / "qa-dev" / "questions.jsonl"
@@ -90,6 +91,38 @@ def test_scope_parts_combine_as_documented() -> None:
         resolve_scope(Scope(globs=["letters/**"]), documents)
     with pytest.raises(EmptyScopeError):
         resolve_scope(Scope(doc_ids=["contracts/lease.md"], languages=["it"]), documents)
+
+
+class CountingCatalog:
+    """The two things a scope resolver reads of a catalog, counting the reads of its documents."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self.ids, self.stamp, self.reads = ids, "r1", 0
+
+    def revision(self) -> str:
+        return self.stamp
+
+    def documents(self) -> list[DocumentInfo]:
+        self.reads += 1
+        return [
+            DocumentInfo(doc_id=i, path=f"/x/{i}", title=i, language="en", sha256="0", encoding="utf-8", format="md",
+                         n_chars=1)
+            for i in self.ids
+        ]
+
+
+def test_the_resolver_reads_the_documents_once_per_catalog_revision() -> None:
+    catalog = CountingCatalog(["a/x.md", "a/y.md", "b/z.md"])
+    resolver = ScopeResolver()
+    store: Any = catalog
+    assert resolver.resolve(Scope(globs=["a/**"]), store) == ["a/x.md", "a/y.md"]
+    assert resolver.resolve(Scope(globs=["a/**"]), store) == ["a/x.md", "a/y.md"]
+    assert resolver.resolve(Scope(globs=["**"]), store) is None  # every document: no filter needed
+    assert catalog.reads == 1
+    catalog.ids, catalog.stamp = ["b/z.md", "a/new.md"], "r2"  # an ingest moved the revision
+    assert resolver.resolve(Scope(globs=["a/**"]), store) == ["a/new.md"] and catalog.reads == 2
+    with pytest.raises(EmptyScopeError):
+        resolver.resolve(Scope(doc_ids=["a/x.md"]), store)
 
 
 def test_folder_globs_list_every_folder_prefix() -> None:

@@ -24,6 +24,7 @@ from assistant.services import build_services
 ASSISTANT = Path(sys.executable).parent / "assistant"
 FIRST, SECOND = "000_9054f5f7106c5075.txt", "002_21cd4d0107916324.txt"
 NEW_TEXT = "Il faro di Capo Zefiro fu acceso per la prima volta nel 1887 dal guardiano Ettore Vannucci.\n"
+LEDGER = "Il registro {i} del porto di Zefiro annota la nave numero {i}7 con {i}3 casse di sale e spezie.\n"
 EDIT_TEXT = "\nLa nuova sede della redazione si trova in via dei Gelsomini 42, a Trieste.\n"
 
 
@@ -94,22 +95,27 @@ def test_watch_picks_up_added_edited_deleted_and_broken_files_then_stops_on_ctrl
         err.wait_for("skipped", "broken.pdf")  # one line, and the watch goes on:
         (folder / "nested").mkdir()
         (folder / "nested" / "note.md").write_text("# Nota\n\nIl gatto Pippo dorme in biblioteca.\n", encoding="utf-8")
-        out.wait_for("added: docs/nested/note.md")
-        assert "added 1" in out.wait_for("synced:")
-    finally:
+        out.wait_for("added: docs/nested")  # the folder, or the file too when it was watched in time
+        assert "nested/note.md" in out.wait_for("synced:", "added 1")
+
+        # Ctrl-C while a sync runs: it is finished first, then the watch stops with exit code 0
+        (folder / "registro.txt").write_text("".join(LEDGER.format(i=i) for i in range(300)), encoding="utf-8")
+        out.wait_for("added: docs/registro.txt")
         process.send_signal(signal.SIGINT)
-        try:
-            code = process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
+        assert "registro.txt" in out.wait_for("synced:", "added 1")
+        code = process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
             process.kill()
-            raise
     assert code == 0, "\n".join(err.seen)
     out.wait_for("stopped watching", timeout=5)
     assert not [line for line in err.seen if "Traceback" in line]
 
     services = build_services(load_settings())
     documents = {d.doc_id for d in services.documents()}
-    assert documents == {FIRST, "faro.txt", "nested/note.md"}
+    assert documents == {FIRST, "faro.txt", "nested/note.md", "registro.txt"}
+    ledger = services.document("registro.txt")
+    assert ledger is not None and ledger.n_chunks > 10
     new = services.search("Quando fu acceso il faro di Capo Zefiro?", k=1).hits[0]
     assert new.doc_id == "faro.txt" and "Ettore Vannucci" in new.text
     edited = services.search("Dove si trova la nuova sede della redazione?", k=3).hits
@@ -128,6 +134,10 @@ def test_the_watch_counts_indexed_types_and_folders_but_not_the_data_dir(tmp_pat
     assert not wanted("changed", data / "catalog.sqlite") and not wanted("added", data / "uploads" / "a.txt")
     assert wanted("deleted", tmp_path / "docs" / "gone-folder")  # it may have held documents
     assert wanted("added", tmp_path / "docs" / "sub") and not wanted("changed", tmp_path / "docs" / "sub")
+    (tmp_path / "link").symlink_to(tmp_path / "docs")  # the data directory named through a link
+    linked = ChangeFilter([".txt"], ignore=[tmp_path / "link" / ".assistant"])
+    assert not linked("deleted", data / "gone.txt") and not linked("deleted", data / "chroma")
+    assert linked("added", tmp_path / "docs" / "a.txt")
     line = FileChange("deleted", tmp_path / "docs" / "x\ny.txt").line([tmp_path / "docs"])
     assert line == "deleted: docs/x\\ny.txt"  # a name cannot break the line
 

@@ -10,7 +10,7 @@ from assistant.config import RetrievalSettings
 from assistant.index.bm25 import query_terms
 from assistant.index.core import Index
 from assistant.index.embedding import CachedEmbedder
-from assistant.index.scope import resolve_scope
+from assistant.index.scope import ScopeResolver
 from assistant.models import Chunk, Hit, Scope, SearchResult
 from assistant.text.language import detect_language
 
@@ -23,10 +23,13 @@ BOILERPLATE_WEIGHT = 0.5
 class Retriever:
     """Finds the passages that answer a question, in any of the corpus's languages."""
 
-    def __init__(self, index: Index, embedder: CachedEmbedder, settings: RetrievalSettings) -> None:
+    def __init__(
+        self, index: Index, embedder: CachedEmbedder, settings: RetrievalSettings, scopes: ScopeResolver | None = None
+    ) -> None:
         self.index = index
         self.embedder = embedder
         self.settings = settings
+        self.scopes = scopes or ScopeResolver()
 
     def search(
         self, query: str, k: int | None = None, mode: Mode | None = None, scope: Scope | None = None
@@ -70,11 +73,7 @@ class Retriever:
 
         Raises :class:`~assistant.errors.EmptyScopeError` when it names no indexed document.
         """
-        if scope is None or scope.is_empty():
-            return None
-        documents = [(info.doc_id, info.language) for info in self.index.catalog.documents()]
-        allowed = resolve_scope(scope, documents)
-        return None if allowed is not None and len(allowed) == len(documents) else allowed
+        return self.scopes.resolve(scope, self.index.catalog)
 
     def _fuse(
         self, dense: list[tuple[str, float]], sparse: list[tuple[str, float]], mode: Mode, k: int, language: str

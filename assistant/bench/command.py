@@ -131,6 +131,11 @@ def server_bench(
     from assistant.bench.server import render_server_markdown, run_server_bench, write_server_reports
     from assistant.cli.common import Exit, fail, friendly_errors
 
+    if settings.chroma.mode != "http":
+        fail(
+            "--server-catalog needs a Chroma server: set ASSISTANT_CHROMA__MODE=http (and its host and port)",
+            Exit.USAGE,
+        )
     with friendly_errors():
         try:
             result = run_server_bench(

@@ -12,11 +12,16 @@ patterns do not backtrack catastrophically: a hostile glob or id cannot stall a 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
 
 from assistant.errors import EmptyScopeError
 from assistant.models import Scope
+
+if TYPE_CHECKING:
+    from assistant.index.catalog_store import CatalogStore
 
 WILDCARDS = frozenset("*?[")
 MAX_GLOB_CHARS = 1000
@@ -50,9 +55,14 @@ def glob_match(segments: Sequence[str], doc_id: str) -> bool:
     """Whether a document id matches a glob split by :func:`glob_segments`."""
     parts = doc_id.split("/")
     reachable = {0}  # how many of the id's segments the glob's segments so far can have consumed
-    for segment in segments:
+    last = len(segments) - 1
+    for n, segment in enumerate(segments):
         if segment == "**":
+            if n == last:
+                return True  # the rest of the id, whatever it is
             reachable = set(range(min(reachable), len(parts) + 1))
+        elif WILDCARDS.isdisjoint(segment):
+            reachable = {i + 1 for i in reachable if i < len(parts) and parts[i] == segment}
         else:
             reachable = {i + 1 for i in reachable if i < len(parts) and fnmatchcase(parts[i], segment)}
         if not reachable:
@@ -108,3 +118,40 @@ def folder_globs(doc_ids: Iterable[str]) -> list[str]:
         parts = doc_id.split("/")[:-1]
         folders.update("/".join(parts[: i + 1]) for i in range(len(parts)))
     return [f"{folder}/**" for folder in sorted(folders)]
+
+
+class ScopeResolver:
+    """Resolves scopes over one catalog: its documents are read once per catalog revision, and the
+    scopes resolved since (the same scope asked again, as in a conversation) are remembered."""
+
+    def __init__(self, remembered: int = 64) -> None:
+        self.remembered = remembered
+        self._lock = threading.Lock()
+        self._revision: str | None = None
+        self._documents: list[tuple[str, str]] = []
+        self._resolved: dict[str, list[str] | None] = {}
+
+    def resolve(self, scope: Scope | None, catalog: CatalogStore) -> list[str] | None:
+        """The ids of the documents in ``scope``; None when it lets every document through.
+
+        Raises :class:`EmptyScopeError` when it names no indexed document.
+        """
+        if scope is None or scope.is_empty():
+            return None
+        key = scope.model_dump_json()
+        with self._lock:
+            revision = catalog.revision()
+            if revision != self._revision:
+                self._documents = [(info.doc_id, info.language) for info in catalog.documents()]
+                self._revision, self._resolved = revision, {}
+            if key in self._resolved:
+                return self._resolved[key]
+            documents = self._documents
+        allowed = resolve_scope(scope, documents)
+        chosen = None if allowed is not None and len(allowed) == len(documents) else allowed
+        with self._lock:
+            if self._revision == revision:
+                if len(self._resolved) >= self.remembered:
+                    self._resolved.pop(next(iter(self._resolved)))
+                self._resolved[key] = chosen
+        return chosen

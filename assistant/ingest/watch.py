@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -45,7 +45,7 @@ class FileChange:
 class WatchEvent:
     """The watch is ``ready``; what it saw (``changes``); what a sync did (``report``) or why it failed (``error``)."""
 
-    kind: Literal["ready", "changes", "synced", "failed"]
+    kind: Literal["ready", "changes", "synced", "failed", "gone", "back"]
     changes: list[FileChange] = field(default_factory=list)
     report: IngestReport | None = None
     error: AssistantError | None = None
@@ -68,12 +68,16 @@ class ChangeFilter:
 
     def __init__(self, extensions: Sequence[str], ignore: Sequence[Path] = ()) -> None:
         self.extensions = {normalize_extension(e) for e in extensions}
-        self.ignore = [p.resolve() for p in ignore]
+        self.ignore = {q for p in ignore for q in (p.absolute(), p.resolve())}
+
+    def ignored(self, path: Path) -> bool:
+        """Whether ``path`` is under one of the ignored folders (as given, or with symbolic links resolved)."""
+        seen = {path.absolute(), path.parent.resolve() / path.name}  # the parent resolves even once the file is gone
+        return any(p == q or q in p.parents for p in seen for q in self.ignore)
 
     def __call__(self, kind: ChangeKind, path: Path) -> bool:
         """Whether this change should start a sync."""
-        resolved = path.resolve() if path.exists() else path
-        if any(resolved == p or p in resolved.parents for p in self.ignore):
+        if self.ignored(path):
             return False
         if path.name.startswith("."):
             return False  # hidden files: editors' swap files and partial downloads
@@ -84,7 +88,7 @@ class ChangeFilter:
 
 def watch_and_sync(
     paths: Sequence[Path],
-    sync: Callable[[], IngestReport],
+    sync: Callable[[Sequence[Path]], IngestReport],
     extensions: Sequence[str],
     stop: threading.Event,
     ignore: Sequence[Path] = (),
@@ -92,49 +96,85 @@ def watch_and_sync(
     retry: float = 5.0,
     first: Callable[[], IngestReport] | None = None,
 ) -> Iterator[WatchEvent]:
-    """Watch ``paths`` and run ``sync`` after each quiet spell of ``debounce`` seconds; see the module doc.
+    """Watch ``paths`` and run ``sync(folders)`` after each quiet spell of ``debounce`` seconds; see the module doc.
 
     ``first`` (the initial sync) runs once the folders are watched, so that no change made while it
     runs is missed; its errors are raised. Then a ``ready`` event, then changes and syncs until
-    ``stop`` is set (a sync that has started is finished first). Errors that are not the
-    assistant's (bugs) are raised.
+    ``stop`` is set (a sync that has started is finished first). A watched folder that disappears
+    is reported (``gone``) and left out of the syncs, so its documents stay in the index; when it
+    is back (``back``) it is watched and synced again. Errors that are not the assistant's (bugs)
+    are raised.
     """
-    from watchfiles import Change
-
     # the watcher behind watchfiles.watch, used directly so that the first sync starts once it watches
     from watchfiles._rust_notify import RustNotify
 
-    kinds: dict[Change, ChangeKind] = {Change.added: "added", Change.modified: "changed", Change.deleted: "deleted"}
     wanted = ChangeFilter(extensions, ignore)
     quiet_ms = max(int(debounce * 1000), 50)
+    retry_ms = max(int(retry * 1000), quiet_ms)
     roots = [p.absolute() for p in paths]
     polling = os.environ.get("WATCHFILES_FORCE_POLLING", "").lower() in ("1", "true", "yes")
-    with RustNotify([str(r) for r in roots], False, polling, 300, True, True) as watcher:
-        if first is not None:
-            yield WatchEvent("synced", report=first(), first=True)
-        yield WatchEvent("ready")
-        pending = False  # a sync failed: try again (at the next change or after ``retry`` seconds)
-        while not stop.is_set():
-            raw = watcher.watch(max(quiet_ms * 10, 10_000), quiet_ms, max(int(retry * 1000), quiet_ms), stop)
-            if raw in ("stop", "signal") or stop.is_set():
+    watched = [r for r in roots if r.exists()]
+    started = pending = False  # pending: a sync failed or a folder came back, so sync at the next wake-up
+    while not stop.is_set():
+        present = [r for r in roots if r.exists()]
+        yield from _moves(watched, present)
+        pending, watched = pending or present != watched, present
+        if not present:
+            if stop.wait(retry):
                 return
-            found = [
-                FileChange(kinds.get(Change(kind), "changed"), Path(path))
-                for kind, path in (raw if isinstance(raw, set) else set())
-            ]
-            changes = _merged(sorted((c for c in found if wanted(c.kind, c.path)), key=_order))
-            if changes:
-                yield WatchEvent("changes", changes=changes)
-            elif not pending:
-                continue  # a timeout, or only files that do not count
-            try:
-                report = sync()
-            except AssistantError as exc:
-                pending = True
-                yield WatchEvent("failed", error=exc)
-                continue
-            pending = False
-            yield WatchEvent("synced", report=report)
+            continue
+        with RustNotify([str(r) for r in present], False, polling, 300, True, True) as watcher:
+            if not started:
+                if first is not None:
+                    yield WatchEvent("synced", report=first(), first=True)
+                yield WatchEvent("ready")
+                started, pending = True, False
+            while not stop.is_set():
+                if pending:
+                    pending = yield from _synced(sync, present)
+                raw = watcher.watch(max(quiet_ms * 10, 10_000), quiet_ms, retry_ms, stop)
+                if raw in ("stop", "signal") or stop.is_set():
+                    return
+                changes = _changes(raw, wanted)
+                if changes:
+                    yield WatchEvent("changes", changes=changes)
+                if [r for r in roots if r.exists()] != present:
+                    break  # a folder went or came back: watch what is there now
+                if changes:
+                    pending = True
+
+
+def _changes(raw: object, wanted: ChangeFilter) -> list[FileChange]:
+    """The changes that count in what the watcher returned (a set of (kind, path), or a word on a timeout)."""
+    from watchfiles import Change
+
+    kinds: dict[Change, ChangeKind] = {Change.added: "added", Change.modified: "changed", Change.deleted: "deleted"}
+    found = [FileChange(kinds.get(Change(kind), "changed"), Path(path)) for kind, path in _pairs(raw)]
+    return _merged(sorted((c for c in found if wanted(c.kind, c.path)), key=_order))
+
+
+def _pairs(raw: object) -> list[tuple[int, str]]:
+    return sorted(raw) if isinstance(raw, set) else []
+
+
+def _moves(before: list[Path], after: list[Path]) -> Iterator[WatchEvent]:
+    for root in before:
+        if root not in after:
+            yield WatchEvent("gone", changes=[FileChange("deleted", root)])
+    for root in after:
+        if root not in before:
+            yield WatchEvent("back", changes=[FileChange("added", root)])
+
+
+def _synced(sync: Callable[[Sequence[Path]], IngestReport], folders: list[Path]) -> Generator[WatchEvent, None, bool]:
+    """Run one sync and report it; True when it failed (it is tried again)."""
+    try:
+        report = sync(folders)
+    except AssistantError as exc:
+        yield WatchEvent("failed", error=exc)
+        return True
+    yield WatchEvent("synced", report=report)
+    return False
 
 
 def _order(change: FileChange) -> tuple[str, str]:

@@ -60,6 +60,7 @@ class Lines:
 @pytest.mark.slow
 @pytest.mark.server
 def test_watch_picks_up_added_edited_deleted_and_broken_files_then_stops_on_ctrl_c(tmp_path: Path) -> None:
+    """Every change is printed and synced; a broken file, a folder gone and back, Ctrl-C mid-sync."""
     folder = tmp_path / "docs"
     folder.mkdir()
     for name in (FIRST, SECOND):
@@ -97,6 +98,13 @@ def test_watch_picks_up_added_edited_deleted_and_broken_files_then_stops_on_ctrl
         (folder / "nested" / "note.md").write_text("# Nota\n\nIl gatto Pippo dorme in biblioteca.\n", encoding="utf-8")
         out.wait_for("added: docs/nested")  # the folder, or the file too when it was watched in time
         assert "nested/note.md" in out.wait_for("synced:", "added 1")
+
+        # the watched folder goes away: its documents stay; back, it is watched (and synced) again
+        folder.rename(tmp_path / "away")
+        err.wait_for("not watching", "the folder is gone")
+        (tmp_path / "away").rename(folder)
+        out.wait_for("watching", "again")
+        assert "added 0, updated 0, removed 0" in out.wait_for("synced:")
 
         # Ctrl-C while a sync runs: it is finished first, then the watch stops with exit code 0
         (folder / "registro.txt").write_text("".join(LEDGER.format(i=i) for i in range(300)), encoding="utf-8")

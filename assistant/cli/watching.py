@@ -69,7 +69,7 @@ def ingest_and_watch(settings: Settings, paths: list[Path], rebuild: bool, quiet
 
         events = watch_and_sync(
             folders,
-            lambda: services.ingest(folders),
+            lambda present: services.ingest(list(present)),
             settings.ingest.extensions,
             stop,
             ignore=[settings.data_dir],
@@ -98,6 +98,13 @@ def print_event(event: WatchEvent, roots: list[Path]) -> None:
         for failed in event.report.failed:
             err.print(f"skipped {shown_name(str(failed.path))}: {safe(failed.reason)}")
         out.print(outcome_line(event.report))
+    elif event.kind in ("gone", "back"):
+        for change in event.changes:
+            name = shown_name(str(change.path))
+            if event.kind == "gone":
+                err.print(f"not watching {name}: the folder is gone (its documents stay in the index until it is back)")
+            else:
+                out.print(f"watching {name} again")
     elif event.error is not None:
         err.print(f"sync failed: {safe(' '.join(str(event.error).split()))} (trying again in {RETRY_SECONDS:g} s)")
 

@@ -150,7 +150,7 @@ def test_tiny_benchmark_end_to_end(tmp_path: Path) -> None:
     assert size.hybrid_with_embedding.p50_ms > size.hybrid.p50_ms
     assert [(a.mode, a.state) for a in size.ask] == [("extractive", "cold"), ("extractive", "warm")]
     assert all(a.total_ms > 0 for a in size.ask)
-    assert [s.name for s in size.startup] == ["help", "search", "ask", "doctor"]
+    assert [s.name for s in size.startup] == ["help", "search", "ask", "doctor", "search_chroma", "ask_chroma"]
     assert all(len(s.run_seconds) == 1 and s.median_s > 0 for s in size.startup)
     assert result.startup_launcher and "assistant" in result.startup_launcher
 

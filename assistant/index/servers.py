@@ -58,10 +58,14 @@ def postgres_check(settings: Settings, url: str) -> tuple[str, Status, str]:
 
 @contextmanager
 def chroma_reachable(location: str) -> Iterator[None]:
-    """Report a Chroma server that cannot be reached, or went away mid-call, as one line (exit 3)."""
-    import httpx
+    """Report a Chroma server that cannot be reached, or went away mid-call, as one line (exit 3).
 
+    httpx's transport errors are recognised by name, so that the embedded mode never imports httpx.
+    """
     try:
         yield
-    except (httpx.TransportError, ConnectionError) as exc:
-        raise StoreUnavailableError(f"cannot reach the Chroma server at {location}: {exc}") from exc
+    except Exception as exc:
+        transport = any(c.__name__ == "TransportError" and c.__module__.startswith("httpx") for c in type(exc).__mro__)
+        if transport or isinstance(exc, ConnectionError):
+            raise StoreUnavailableError(f"cannot reach the Chroma server at {location}: {exc}") from exc
+        raise

@@ -10,7 +10,8 @@ Only files of the indexed types count as changes (and deleted paths, which may b
 files under ``ignore`` (the data directory, if it lies inside a watched folder) never do. A sync
 that fails with one of the assistant's errors (the lock held by another ingest for too long, a
 full disk) is reported and tried again after ``retry`` seconds; a file that cannot be read is in
-the sync's report, and the watch goes on.
+the sync's report, and the watch goes on. A watched folder that disappears is left out of the
+syncs (its documents stay in the index) until it is back.
 """
 
 from __future__ import annotations
@@ -129,9 +130,11 @@ def watch_and_sync(
                     yield WatchEvent("synced", report=first(), first=True)
                 yield WatchEvent("ready")
                 started, pending = True, False
-            while not stop.is_set():
-                if pending:
+            while True:
+                if pending:  # a folder came back, or the last sync failed (tried again after ``retry``)
                     pending = yield from _synced(sync, present)
+                if stop.is_set():
+                    return
                 raw = watcher.watch(max(quiet_ms * 10, 10_000), quiet_ms, retry_ms, stop)
                 if raw in ("stop", "signal") or stop.is_set():
                     return
@@ -140,8 +143,8 @@ def watch_and_sync(
                     yield WatchEvent("changes", changes=changes)
                 if [r for r in roots if r.exists()] != present:
                     break  # a folder went or came back: watch what is there now
-                if changes:
-                    pending = True
+                if changes:  # synced at once, even when stopping: every change printed is synced
+                    pending = yield from _synced(sync, present)
 
 
 def _changes(raw: object, wanted: ChangeFilter) -> list[FileChange]:

@@ -33,6 +33,18 @@ else
     "install them (e.g. sudo apt-get install chromium chromium-driver) to run the tests marked 'browser'" >&2
 fi
 
+# PostgreSQL, for the tests of the server mode's catalog (the tests run initdb and pg_ctl themselves).
+if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "server-mode tests: PostgreSQL $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || command -v initdb)"
+elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "server-mode tests: installing PostgreSQL with apt-get"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql \
+    || echo "server-mode tests: apt-get could not install postgresql; the PostgreSQL tests cannot run" >&2
+else
+  echo "server-mode tests: PostgreSQL is missing and cannot be installed here (needs root and apt-get);" \
+    "install it (e.g. sudo apt-get install postgresql) to run the tests of the PostgreSQL catalog" >&2
+fi
+
 # The index goes to the data directory found as the README's "Where the data lives" says: in a
 # fresh clone (no .assistant folder or assistant.toml), the user data folder.
 .venv/bin/assistant ingest corpus

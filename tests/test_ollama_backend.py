@@ -36,6 +36,8 @@ from assistant.models import Answer
 from assistant.text.sanitize import sanitize_model_text
 
 pytestmark = pytest.mark.server
+ANSWERED = "Chi è il COO di OpenAI?"
+"""A question whose prompt the base model continues with an answer (not with a question of its own)."""
 pytest_plugins = ["fakes.assistant_fixtures"]  # the fixtures model, indexed, fake and ollama_env
 
 
@@ -45,7 +47,7 @@ pytest_plugins = ["fakes.assistant_fixtures"]  # the fixtures model, indexed, fa
 def test_cli_streams_the_ollama_answer_with_the_settings_options(
     ollama_env: FakeOllama, model: EmbeddedGenerate
 ) -> None:
-    result = ask("--backend", "ollama", QUESTION)
+    result = ask("--backend", "ollama", ANSWERED)
 
     assert result.exit_code == 0, result.output
     bodies = ollama_env.bodies("/api/chat")  # two when the answer was retried in the question's language
@@ -56,7 +58,7 @@ def test_cli_streams_the_ollama_answer_with_the_settings_options(
         assert body["keep_alive"] == KEEP_ALIVE
     body = bodies[0]
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
-    assert QUESTION in body["messages"][1]["content"]
+    assert ANSWERED in body["messages"][1]["content"]
     assert "<<<PASSAGE 3 " in body["messages"][1]["content"]  # top_k from the settings
     # what the model generated behind the HTTP API reached the terminal, checked
     replies = model.texts()[-len(bodies) :]
@@ -186,7 +188,7 @@ def test_missing_model_says_which_pull_command_to_run(ollama_env: FakeOllama) ->
 def test_pull_fetches_the_missing_model_then_answers(ollama_env: FakeOllama, model: EmbeddedGenerate) -> None:
     assert ollama_env.remove_model(MODEL)
 
-    result = ask("--backend", "ollama", "--pull", QUESTION)
+    result = ask("--backend", "ollama", "--pull", ANSWERED)
 
     assert result.exit_code == 0, result.output
     assert f"pulling {MODEL}" in result.stderr  # the progress bar

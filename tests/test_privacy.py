@@ -114,7 +114,7 @@ try:
     import httpx
 
     base = app.local_url.rstrip("/")
-    question = ["Who counted the ferries in Trieste?", "embedded", 3, False]
+    question = ["Who counted the ferries in Trieste?", "embedded", 3, False, [], []]  # ..., turns, scope
     event = httpx.post(f"{base}/gradio_api/call/ask", json={"data": question}, timeout=30).json()["event_id"]
     stream = httpx.get(f"{base}/gradio_api/call/ask/{event}", timeout=120).text
     last = [line for line in stream.splitlines() if line.startswith("data:")][-1]

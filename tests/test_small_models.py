@@ -182,7 +182,7 @@ def answer_through_ollama(
     script = Scripted(*replies)
     hits = passages(fixture)
 
-    def search(query: str, k: int | None = None) -> SearchResult:
+    def search(query: str, k: int | None = None, scope: object = None) -> SearchResult:
         return SearchResult(query=query, query_language=fixture["language"], mode="hybrid", hits=hits)
 
     with FakeOllama(generate=script, embed=lambda texts: [[1.0] * 8 for _ in texts]) as fake:

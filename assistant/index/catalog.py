@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from assistant.errors import CatalogError, DiskFullError, IngestBusyError, StoreUnavailableError
-from assistant.index.migrations import migrate_sqlite
+from assistant.index.migrations import chunk_from_row, chunk_rows, migrate_sqlite
 from assistant.index.storage import connect_read_only, storage_error, writing
 from assistant.models import Chunk, DocumentInfo
 
@@ -169,7 +169,7 @@ class Catalog:
                 info = info.model_copy(update={"n_chunks": len(chunks), "indexed_at": stamp})
                 db.execute("DELETE FROM chunks WHERE doc_id = ?", (info.doc_id,))
                 db.execute("INSERT OR REPLACE INTO documents VALUES (?, ?)", (info.doc_id, info.model_dump_json()))
-                db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _chunk_rows(chunks, tokens))
+                db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", chunk_rows(chunks, tokens))
                 db.execute("DELETE FROM pending WHERE doc_id = ?", (info.doc_id,))
             db.execute("INSERT OR REPLACE INTO manifest VALUES ('updated_at', ?)", (stamp,))
             _bump_revision(db)
@@ -199,17 +199,7 @@ class Catalog:
                 batch,
             )
             for row in rows:
-                found[row[0]] = Chunk(
-                    chunk_id=row[0],
-                    doc_id=row[1],
-                    index=row[2],
-                    start=row[3],
-                    end=row[4],
-                    text=row[5],
-                    language=row[6],
-                    title=row[7],
-                    boilerplate=bool(row[8]),
-                )
+                found[row[0]] = chunk_from_row(row)
         return found
 
     def document_chunks(self, doc_id: str) -> list[Chunk]:
@@ -302,11 +292,3 @@ def _bump_revision(db: sqlite3.Connection) -> None:
         "INSERT INTO manifest VALUES ('revision', '1') "
         "ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
     )
-
-
-def _chunk_rows(chunks: Sequence[Chunk], tokens: Sequence[list[str]]) -> list[tuple[object, ...]]:
-    """The ``chunks`` table's rows for a document's chunks and their tokens."""
-    return [
-        (c.chunk_id, c.doc_id, c.index, c.start, c.end, c.text, c.language, c.title, int(c.boilerplate), " ".join(t))
-        for c, t in zip(chunks, tokens, strict=True)
-    ]

@@ -8,7 +8,10 @@ transaction. Migrations are only ever appended: a released one is never edited.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
+
+from assistant.models import Chunk
 
 SQLITE_MIGRATIONS: list[str] = [
     # 1: the first schema (its statements are idempotent: catalogs made before migrations were counted
@@ -79,3 +82,26 @@ def migrate_postgres(conn: Any) -> int:
             conn.execute(script)
             conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (number,))
     return max(done, len(POSTGRES_MIGRATIONS))
+
+
+def chunk_rows(chunks: Sequence[Chunk], tokens: Sequence[list[str]]) -> list[tuple[object, ...]]:
+    """The ``chunks`` table's rows (both schemas, column order of the migrations) for chunks and their tokens."""
+    return [
+        (c.chunk_id, c.doc_id, c.index, c.start, c.end, c.text, c.language, c.title, c.boilerplate, " ".join(t))
+        for c, t in zip(chunks, tokens, strict=True)
+    ]
+
+
+def chunk_from_row(row: Sequence[Any]) -> Chunk:
+    """The chunk of a row ``chunk_id, doc_id, idx, start, end, text, language, title, boilerplate``."""
+    return Chunk(
+        chunk_id=row[0],
+        doc_id=row[1],
+        index=row[2],
+        start=row[3],
+        end=row[4],
+        text=row[5],
+        language=row[6],
+        title=row[7],
+        boilerplate=bool(row[8]),
+    )

@@ -22,7 +22,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from assistant.errors import CatalogError, IndexVersionError, IngestBusyError, StoreUnavailableError
-from assistant.index.migrations import POSTGRES_MIGRATIONS, migrate_postgres, postgres_version
+from assistant.index.migrations import (
+    POSTGRES_MIGRATIONS,
+    chunk_from_row,
+    chunk_rows,
+    migrate_postgres,
+    postgres_version,
+)
 from assistant.models import Chunk, DocumentInfo
 
 INGEST_LOCK = 0x61737369_6E676573  # "assinges": the advisory lock that serialises the ingests of a catalog
@@ -218,7 +224,7 @@ class PostgresCatalog:
                 )
                 cursor.executemany(
                     f"INSERT INTO chunks ({_CHUNK_COLUMNS}, tokens) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    _chunk_rows(chunks, tokens),
+                    chunk_rows(chunks, tokens),
                 )
                 cursor.execute("DELETE FROM pending WHERE doc_id = %s", (info.doc_id,))
             _touch(cursor, stamp)
@@ -251,12 +257,12 @@ class PostgresCatalog:
     def chunks(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
         """Chunks by id (ids not in the catalog are left out)."""
         rows = self._rows(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE chunk_id = ANY(%s)", (list(chunk_ids),))
-        return {row[0]: _chunk(row) for row in rows}
+        return {row[0]: chunk_from_row(row) for row in rows}
 
     def document_chunks(self, doc_id: str) -> list[Chunk]:
         """A document's chunks in order."""
         rows = self._rows(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE doc_id = %s ORDER BY idx", (doc_id,))
-        return [_chunk(row) for row in rows]
+        return [chunk_from_row(row) for row in rows]
 
     def all_chunk_ids(self) -> set[str]:
         """Every chunk id in the catalog."""
@@ -345,24 +351,3 @@ def _name_catalog(conn: Any) -> None:
 def _catalog_id(conn: Any) -> str:
     row = conn.execute("SELECT value FROM manifest WHERE key = 'catalog_id'").fetchone()
     return str(row[0]) if row else ""
-
-
-def _chunk(row: Sequence[Any]) -> Chunk:
-    return Chunk(
-        chunk_id=row[0],
-        doc_id=row[1],
-        index=row[2],
-        start=row[3],
-        end=row[4],
-        text=row[5],
-        language=row[6],
-        title=row[7],
-        boilerplate=bool(row[8]),
-    )
-
-
-def _chunk_rows(chunks: Sequence[Chunk], tokens: Sequence[list[str]]) -> list[tuple[object, ...]]:
-    return [
-        (c.chunk_id, c.doc_id, c.index, c.start, c.end, c.text, c.language, c.title, c.boilerplate, " ".join(t))
-        for c, t in zip(chunks, tokens, strict=True)
-    ]

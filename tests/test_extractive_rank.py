@@ -89,6 +89,18 @@ def test_a_sentence_repeated_by_overlapping_passages_is_one_candidate() -> None:
     assert sum("Hollywood" in s.text for s in found) == 1
 
 
+def test_a_leading_date_marker_is_metadata_not_part_of_the_quoted_sentence() -> None:
+    """Scraped articles open with "date 2024-03": a date question must not quote it as a date."""
+    text = " date 2024-03 Il nuovo modello IA Sora ha lasciato senza parole i curiosi.\n\nDi fatto, il prodotto ha scosso il settore."
+    found = candidates([hit(text, start=40)])
+    assert [s.text for s in found] == [
+        "Il nuovo modello IA Sora ha lasciato senza parole i curiosi.",
+        "Di fatto, il prodotto ha scosso il settore.",
+    ]
+    assert all(text[s.start : s.end] == s.text for s in found)
+    assert not fits_kind(found[0].text, "date")
+
+
 def test_a_first_sentence_that_is_also_the_title_is_quotable() -> None:
     """Fiches without a heading: the title is their first sentence, and often the answer."""
     text = "Tout dépend de la nature du logement. La personne propriétaire n'a pas droit au prêt."

@@ -35,6 +35,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from assistant.index.bm25 import query_terms, tokenize
+from assistant.ingest.metadata import date_marker_length
 from assistant.models import Hit
 from assistant.text.lexicon import FOLLOW_UP_OPENERS, MONTHS, NUMBER_WORDS, QUESTION_WORDS
 from assistant.text.sentences import fold, split_sentences, words
@@ -218,7 +219,8 @@ def candidates(hits: Sequence[Hit]) -> list[Sentence]:
     """The quotable sentences of the passages, each document span once (from its best-ranked passage).
 
     Left out: boilerplate passages, questions, headings (a line of at most :data:`HEADING_WORDS`
-    words without final punctuation) and sentences of fewer than :data:`MIN_WORDS` words.
+    words without final punctuation) and sentences of fewer than :data:`MIN_WORDS` words; a
+    leading "date YYYY-MM" metadata marker is not part of the sentence (its offsets start after it).
     """
     seen: set[tuple[str, int]] = set()
     found: list[Sentence] = []
@@ -227,10 +229,12 @@ def candidates(hits: Sequence[Hit]) -> list[Sentence]:
             continue
         for span in split_sentences(hit.text):
             key = (hit.doc_id, hit.start + span.start)
-            if key in seen or not _quotable(span.text):
+            marker = date_marker_length(span.text)
+            text = span.text[marker:]
+            if key in seen or not _quotable(text):
                 continue
             seen.add(key)
-            found.append(Sentence(number, span.start, span.end, span.text, hit.language))
+            found.append(Sentence(number, span.start + marker, span.end, text, hit.language))
     return found
 
 

@@ -24,6 +24,16 @@ _VISIBLE = re.compile(r"\S")
 _DATE_MARKER = re.compile(r"^[^\S\n]*+date[^\S\n]++\d{4}-\d{2}(?:-\d{2})?[^\S\n]++", re.IGNORECASE)
 
 
+def date_marker_length(text: str) -> int:
+    """How many characters of ``text`` a leading "date YYYY-MM[-DD]" marker takes (0 without one).
+
+    The marker is the document's metadata, not part of its first sentence: the title leaves it
+    out, and so does a quote of that sentence.
+    """
+    found = _DATE_MARKER.match(text)
+    return found.end() if found else 0
+
+
 def first_line_title(text: str) -> str:
     """A title from the first non-empty line (without a leading "date YYYY-MM" marker).
 

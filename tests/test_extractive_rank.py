@@ -91,7 +91,10 @@ def test_a_sentence_repeated_by_overlapping_passages_is_one_candidate() -> None:
 
 def test_a_leading_date_marker_is_metadata_not_part_of_the_quoted_sentence() -> None:
     """Scraped articles open with "date 2024-03": a date question must not quote it as a date."""
-    text = " date 2024-03 Il nuovo modello IA Sora ha lasciato senza parole i curiosi.\n\nDi fatto, il prodotto ha scosso il settore."
+    text = (
+        " date 2024-03 Il nuovo modello IA Sora ha lasciato senza parole i curiosi.\n\n"
+        "Di fatto, il prodotto ha scosso il settore."
+    )
     found = candidates([hit(text, start=40)])
     assert [s.text for s in found] == [
         "Il nuovo modello IA Sora ha lasciato senza parole i curiosi.",

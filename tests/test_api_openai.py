@@ -67,7 +67,9 @@ def test_a_completion_is_the_cited_answer_with_footnotes(client: openai.OpenAI, 
     assert content.startswith(answer.text) and expected in content and "[1]" in content
     first = sources[0]
     title = " ".join(first["title"].split())
-    assert f'[^1]: {title} — {first["doc_id"]}, chars {first["start"]}-{first["end"]}: "' in content
+    where = f'{first["locator"]["label"]}, ' if first.get("locator") else ""
+    assert where, "a text file's quote has a line locator"
+    assert f'[^1]: {title} — {first["doc_id"]}, {where}chars {first["start"]}-{first["end"]}: "' in content
     assert [s["quote"] for s in sources] == [s.quote for s in answer.sources] and "path" not in first
 
 

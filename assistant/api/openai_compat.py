@@ -99,11 +99,16 @@ def options(request: ChatRequest) -> tuple[str, dict[str, Any]]:
 
 
 def footnotes(answer: Answer) -> str:
-    """The answer's sources as Markdown footnotes: ``[^1]: title — file, chars a-b: "quote"``."""
+    """The answer's sources as Markdown footnotes: ``[^1]: title — file, p. 3, chars a-b: "quote"``.
+
+    The locator (page, heading path or line, as the CLI prints it) comes before the offsets when known.
+    """
     lines = []
     for s in answer.sources:
         quote = " ".join(s.quote.split()).replace('"', "'")
-        lines.append(f'[^{s.number}]: {" ".join(s.title.split())} — {s.doc_id}, chars {s.start}-{s.end}: "{quote}"')
+        where = f"{' '.join(s.locator.label.split())}, " if s.locator is not None and s.locator.label.strip() else ""
+        title = " ".join(s.title.split())
+        lines.append(f'[^{s.number}]: {title} — {s.doc_id}, {where}chars {s.start}-{s.end}: "{quote}"')
     return "\n".join(lines)
 
 

@@ -15,8 +15,9 @@ from assistant.conversations.store import (
     ConversationStore,
     migrate,
 )
-from assistant.errors import ConversationStoreError
+from assistant.errors import CannotWriteError, ConversationStoreError
 from assistant.models import Answer, AnswerSentence, Locator, Source
+from tests.test_index_storage import read_only_view
 
 
 def answer(text: str = "Brad Lightcap said so [1].", quote: str = "Brad Lightcap") -> Answer:
@@ -115,14 +116,39 @@ def test_migrations_run_in_order_and_keep_the_data_of_an_older_schema(tmp_path: 
         db.execute("INSERT INTO turns VALUES ('c1', 1, 'q', ?, '2026-01-01')", (answer().model_dump_json(),))
     db.close()
     store = ConversationStore(tmp_path)
-    kept = store.get("c1")  # a read migrates an older store first
+    kept = store.get("c1")  # a read goes through a migrated copy in memory: the file is not written
     assert kept is not None and kept.turns[0].answer == answer() and kept.turns[0].options == {}
+    assert [c.title for c in store.list()] == ["kept before"]
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (1,), "a read never writes"
+    db.close()
+    assert store.rename("c1", "renamed")  # the first write migrates the file
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
         columns = [row[1] for row in db.execute("PRAGMA table_info(turns)")]
         assert "options" in columns
         assert migrate(db) == 0, "nothing runs twice"
     db.close()
+
+
+def test_an_older_store_in_a_read_only_directory_is_read(tmp_path: Path) -> None:
+    """A real read-only bind mount (root ignores ``chmod``): reading an older schema writes nothing."""
+    source = tmp_path / "data"
+    source.mkdir()
+    with sqlite3.connect(source / STORE_FILE) as db:
+        MIGRATIONS[0](db)
+        db.execute("PRAGMA user_version = 1")
+        db.execute("INSERT INTO conversations VALUES ('c1', 'local', 'kept before', '2026-01-01', '2026-01-01')")
+        db.execute("INSERT INTO turns VALUES ('c1', 1, 'q', ?, '2026-01-01')", (answer().model_dump_json(),))
+    db.close()
+    with read_only_view(source, tmp_path / "ro") as view:
+        store = ConversationStore(view)
+        kept = store.get("c1")
+        assert kept is not None and kept.turns[0].answer == answer()
+        assert [c.title for c in store.list()] == ["kept before"]
+        with pytest.raises(CannotWriteError, match="read-only"):
+            store.rename("c1", "renamed")
+    assert sorted(p.name for p in source.iterdir()) == [STORE_FILE], "nothing was added beside the store"
 
 
 def test_a_store_of_a_newer_version_or_a_damaged_one_is_one_clear_error(tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
 """Kept conversations: each a titled list of turns (a question and its full :class:`Answer`), per user.
 
 One SQLite file in the data directory (``conversations.sqlite``), its schema made by an ordered list
-of migrations (``PRAGMA user_version`` counts the ones applied). Reading never creates the file or
-the data directory: a store that was never written lists nothing. Every call opens its own short
+of migrations (``PRAGMA user_version`` counts the ones applied). Reading never writes: it creates
+neither the file nor the data directory (a store that was never written lists nothing), and a store
+of an older schema is read through a migrated copy in memory (the first write migrates the file), so
+a read-only data directory can be read. Every call opens its own short
 connection, so the UI's threads, ``assistant chat`` and another process may use the store at once.
 """
 
@@ -230,10 +232,13 @@ class ConversationStore:
         with closing(conn):
             try:
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
-                if version < len(MIGRATIONS):  # written by an older version: migrate first (a write)
-                    conn.close()
-                    with self._writing() as db:
-                        yield db
+                if version < len(MIGRATIONS):
+                    # written by an older version: read a migrated copy in memory, so that a read never
+                    # writes (the data directory may be read-only); the first write migrates the file
+                    with closing(sqlite3.connect(":memory:")) as copy:
+                        conn.backup(copy)
+                        migrate(copy)
+                        yield copy
                     return
                 self._check_version(version)
                 yield conn

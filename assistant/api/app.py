@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from assistant.api import openai_compat, rest
+from assistant.api import evidence_rest, openai_compat, rest
 from assistant.api.problems import install_handlers
 from assistant.api.security import TokenMiddleware
 
@@ -34,6 +34,7 @@ def build_api(services: Services) -> FastAPI:
     app.state.services = services
     install_handlers(app)
     app.include_router(rest.router)
+    app.include_router(evidence_rest.router)
     app.include_router(openai_compat.router)
     settings = services.settings.api
     app.add_middleware(TokenMiddleware, token=settings.token)

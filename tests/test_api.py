@@ -222,7 +222,10 @@ def test_with_a_token_every_endpoint_but_health_needs_it(api_services: Services)
     guarded = build_services(settings, embedder=api_services.embedder)
     with live(build_api(guarded)) as base, httpx.Client(base_url=base, timeout=120) as client:
         for method, path in [("GET", "/v1/documents"), ("GET", "/v1/search?q=Sora"), ("POST", "/v1/ask"),
-                             ("GET", "/openapi.json"), ("GET", "/v1/models"), ("POST", "/v1/chat/completions")]:
+                             ("GET", "/openapi.json"), ("GET", "/v1/models"), ("POST", "/v1/chat/completions"),
+                             ("GET", "/v1/conversations"), ("GET", "/v1/conversations/x"),
+                             ("GET", "/v1/evidence?doc_id=x&start=0&end=1&quote=x"),
+                             ("GET", "/v1/pages?doc_id=x&page=1")]:
             response = client.request(method, path, json={})
             assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized", path
         wrong = client.get("/v1/documents", headers={"Authorization": "Bearer nope"})

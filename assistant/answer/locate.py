@@ -12,9 +12,17 @@ from bisect import bisect_right
 from collections.abc import Sequence
 
 from assistant.ingest.outline import LINE_FORMATS
-from assistant.models import DocumentInfo, Locator, Outline, OutlineHeading
+from assistant.models import DocumentInfo, Locator, Outline, OutlineHeading, Source
 
 HEADING_SEPARATOR = " › "
+
+
+def where(source: Source) -> str:
+    """``"p. 3, chars 10-42"``: the source's locator label (page, heading path or line) when it has one,
+    then its document offsets, as the CLI and the OpenAI-compatible footnotes print them."""
+    label = source.locator.label if source.locator is not None and source.locator.label else ""
+    offsets = f"chars {source.start}-{source.end}"
+    return f"{label}, {offsets}" if label else offsets
 
 
 def locate(info: DocumentInfo, start: int, passage: str = "", passage_start: int = 0) -> Locator | None:

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from assistant.answer.locate import where
 from assistant.api.problems import ErrorBody, error_body
 from assistant.api.rest import services_of, started
 from assistant.api.schemas import public_answer
@@ -106,9 +107,8 @@ def footnotes(answer: Answer) -> str:
     lines = []
     for s in answer.sources:
         quote = " ".join(s.quote.split()).replace('"', "'")
-        where = f"{' '.join(s.locator.label.split())}, " if s.locator is not None and s.locator.label.strip() else ""
-        title = " ".join(s.title.split())
-        lines.append(f'[^{s.number}]: {title} — {s.doc_id}, {where}chars {s.start}-{s.end}: "{quote}"')
+        title, located = " ".join(s.title.split()), " ".join(where(s).split())
+        lines.append(f'[^{s.number}]: {title} — {s.doc_id}, {located}: "{quote}"')
     return "\n".join(lines)
 
 

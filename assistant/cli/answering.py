@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from assistant.answer.locate import where
 from assistant.cli.terminal import console, shown_name
 from assistant.text.sanitize import sanitize_model_text
 from assistant.text.sanitize import terminal_text as safe
@@ -91,11 +92,8 @@ class AnswerPrinter:
             self.out.print()
             self.out.print(Text("Sources:", style="bold"))
         for source in answer.sources:
-            where = f"{safe(source.locator.label)}, " if source.locator and source.locator.label else ""
-            self.out.print(
-                Text(f"[{source.number}] {safe(source.title)[:90]} — {shown_name(source.doc_id)}, "
-                     f"{where}chars {source.start}-{source.end}")
-            )
+            heading = f"[{source.number}] {safe(source.title)[:90]} — {shown_name(source.doc_id)}"
+            self.out.print(Text(f"{heading}, {safe(where(source))}"))
             self.out.print(Text(f"    “{safe(source.quote)}”", style="italic"))
         timings = answer.timings
         self.err.print(

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.text import Text
 
+from assistant.answer.locate import where
 from assistant.cli.common import ConfigOption, Exit, check_choice, check_k, fail, run, setting_choices
 
 if TYPE_CHECKING:
@@ -266,12 +267,6 @@ class ChatSession:
             return True
         self.say(f"exported {len(self.turns)} answer(s) to {path}")
         return True
-
-
-def where(source: Source) -> str:
-    """The source's locator label (page, heading path or line) and its offsets."""
-    label = source.locator.label if source.locator is not None and source.locator.label else ""
-    return f"{label}, chars {source.start}-{source.end}" if label else f"chars {source.start}-{source.end}"
 
 
 def in_context(source: Source) -> tuple[str, str, str]:

@@ -4,8 +4,8 @@ One SQLite file in the data directory (``conversations.sqlite``), its schema mad
 of migrations (``PRAGMA user_version`` counts the ones applied). Reading never writes: it creates
 neither the file nor the data directory (a store that was never written lists nothing), and a store
 of an older schema is read through a migrated copy in memory (the first write migrates the file), so
-a read-only data directory can be read. Every call opens its own short
-connection, so the UI's threads, ``assistant chat`` and another process may use the store at once.
+a read-only data directory can be read. Every call opens its own short connection, so the UI's
+threads, ``assistant chat`` and another process may use the store at once.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ def evidence(
     responses={200: {"content": {"image/png": {}}, "description": "The page drawn as a PNG image."}},
     response_class=Response,
 )
-def page(
+def page_image(
     request: Request,
     doc_id: Annotated[str, Query(description="An indexed PDF's `doc_id`.", max_length=4096)],
     page: Annotated[int, Query(ge=1, description="1-based page number.")],

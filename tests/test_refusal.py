@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from assistant.answer.evidence import Evidence, confidence, gather, refuse
+from assistant.answer.evidence import KIND_DEPTH, Evidence, confidence, gather, refuse, states_kind
 from assistant.answer.rank import CROSS_LINGUAL_OFFSET, Ranked, Sentence, Signals
 from assistant.config import load_settings
 from assistant.models import Hit
@@ -68,7 +68,7 @@ def test_a_cross_lingual_pair_is_judged_on_the_same_language_scale() -> None:
 
 
 def test_names_the_passages_never_mention_lower_the_confidence() -> None:
-    text = "L'università ha aperto un centro di ricerca sulle foreste."
+    text = "L'università ha aperto tre centri di ricerca sulle foreste."
     about = [ranked(text, 0.85, True)]
     unnamed = gather("Quante scuole ha l'Università di Chicago?", "it", [hit("it", 0.84, text)], about)
     named = gather("Quante scuole ha l'Università?", "it", [hit("it", 0.84, text)], about)
@@ -87,6 +87,40 @@ def test_the_asked_relation_is_read_across_languages() -> None:
         "Quand Sora a-t-il été critiqué ?", "fr", [hit("it", 0.81, sentence)], [ranked(sentence, 0.81, False)]
     )
     assert other.relation == 0.0
+
+
+def test_a_quantity_no_close_sentence_states_is_refused_however_close_the_passages() -> None:
+    """"How much does Sora cost per month?" over sentences about Sora that state no amount."""
+    about = [
+        ranked("Sora è stato presentato da OpenAI come un modello che genera video.", 0.93, False),
+        ranked("Il costo della generazione di video resta un tema aperto per OpenAI.", 0.92, False),
+    ]
+    silent = gather("How much does Sora cost per month?", "en", [hit("it", 0.92, about[0].sentence.text)], about)
+    assert not silent.states_kind and confidence(silent) == 0.0
+    assert confidence(Evidence(silent.sentence_dense, silent.passage_dense, silent.relation, silent.names)) > 0.5
+    assert not refuse(confidence(silent), 0.0), "strictness 0 still never refuses"
+    priced = [*about, ranked("L'abbonamento a Sora costa 20 dollari al mese.", 0.90, False)]
+    assert states_kind("How much does Sora cost per month?", priced)
+    hundreds = [ranked("Des centaines d'artistes ont aidé.", 0.9, True)]
+    assert states_kind("Combien d'artistes ont influencé Sora ?", hundreds)
+
+
+def test_only_what_the_question_does_not_hold_counts_and_only_the_best_sentences_are_read() -> None:
+    echo = [ranked("Nel 1955 una rivista ha discusso i risparmi dei ricchi.", 0.9, True)]
+    assert not states_kind("Quanti risparmi stimava la rivista nel 1955?", echo), "its own year is no answer"
+    assert states_kind("Quando è uscita la rivista?", echo)
+    late = [ranked("Una frase senza data sul tema.", 0.9 - i / 100, True) for i in range(KIND_DEPTH)]
+    dated = ranked("La rivista uscì nel marzo 1956.", 0.5, True)
+    assert not states_kind("Quando è uscita la rivista?", [*late, dated])
+    assert states_kind("Quando è uscita la rivista?", [*late[:-1], dated])
+
+
+@pytest.mark.parametrize(
+    "question", ["Chi ha fondato Hugging Face?", "Dove si trovano i proplastidi?", "Che cosa ha detto OpenAI?"]
+)
+def test_people_places_and_untyped_questions_are_not_vetoed(question: str) -> None:
+    """Their answers cannot be told by their form ("nel meristema" answers a "dove")."""
+    assert states_kind(question, [ranked("una frase qualsiasi senza nomi né numeri.", 0.9, True)])
 
 
 def test_strictness_is_a_documented_setting(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -121,3 +155,13 @@ def test_a_stricter_setting_refuses_what_a_looser_one_answers(corpus_services: A
         assert not corpus_services.ask(question, mode="extractive", backend="embedded").refused
     finally:
         settings.answer.strictness = saved
+
+
+@pytest.mark.slow
+def test_a_typed_question_the_articles_are_silent_on_is_refused_and_says_why(corpus_services: Any) -> None:
+    """The articles talk about Sora's release and price debates but state no monthly price."""
+    answer = corpus_services.ask("How much does Sora cost per month?", mode="extractive", backend="embedded")
+    assert answer.refused and answer.confidence == 0.0
+    assert any("states the quantity" in note for note in answer.notes)
+    dated = corpus_services.ask("Quand Sora a-t-il été présenté ?", mode="extractive", backend="embedded")
+    assert not dated.refused

@@ -26,7 +26,7 @@ from assistant.answer.prompts import (
     phrase,
     render,
 )
-from assistant.answer.rank import Ranked, rank
+from assistant.answer.rank import Ranked, question_kind, rank
 from assistant.models import Answer, Hit, Source, Timings
 from assistant.text.language import detect_language, language_name
 from assistant.text.sanitize import sanitize_model_text
@@ -117,10 +117,13 @@ class Answerer:
         hits = result.hits
         strict_mode = self.settings.answer.strict_citations if strict is None else strict
         ranked = rank(standalone, run.language, hits, self._embedder)
-        score = confidence(gather(standalone, run.language, hits, ranked))
+        evidence = gather(standalone, run.language, hits, ranked)
+        score = confidence(evidence)
         strictness = self.settings.answer.strictness
         if not hits or refuse(score, strictness):
             why = f"the passages do not back an answer (confidence {score:.2f} < strictness {strictness:.2f})"
+            if hits and not evidence.states_kind:
+                why = f"no close passage sentence states the {question_kind(standalone)} the question asks for"
             answer = self._refusal(run, chat, resolved_mode, why)
         elif resolved_mode == "extractive":
             answer = yield from self._extractive(run, standalone, hits, ranked, strict_mode)

@@ -85,7 +85,10 @@ _KINDS: list[tuple[Kind, re.Pattern[str]]] = [
         re.compile(
             r"^(when|quando|quand)\b|\b(what|which|in what|in which) (year|date|month|day|century)\b|"
             r"\b(quale|quali|che|in quale|in che) (anno|data|mese|giorno|secolo)\b|"
-            r"\b(quelle|quel|en quelle) (annee|date|mois|jour)\b|\ba quelle date\b"
+            r"\b(quelle|quel|en quelle) (annee|date|mois|jour)\b|\ba quelle date\b|"
+            r"\b(what|which) (is|was) the (date|year)\b|\bqual e (la data|l anno)\b|"
+            r"\bquelle (est|etait) (la date|l annee)\b|"
+            r"\bdate (of birth|de naissance)\b|\bdata di nascita\b"
         ),
     ),
     (

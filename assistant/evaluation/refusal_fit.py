@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.answer.evidence import Evidence, gather
+from assistant.answer.evidence import WEIGHTS, Evidence, gather
 from assistant.answer.rank import rank
 from assistant.models import Scope
 from assistant.text.language import detect_language
@@ -32,8 +32,9 @@ if TYPE_CHECKING:
     from assistant.evaluation.questions import Question
     from assistant.services import Services
 
-SIGNALS = tuple(Evidence.__dataclass_fields__)
-"""The signals, in the order of :class:`Evidence`'s fields."""
+SIGNALS = tuple(WEIGHTS)
+"""The weighted signals, in the order of the shipped model's :data:`~assistant.answer.evidence.WEIGHTS`
+(``states_kind`` is a veto, not fitted)."""
 PENALTIES = (0.001, 0.1, 1.0, 3.0, 10.0, 30.0)
 """L2 penalties tried by :func:`cross_validate`. On qa-dev's tune half (5 folds by document, with
 the margin signal) the log-loss was 0.366, 0.360, 0.334, 0.318, 0.318, 0.352: 3 is the default of

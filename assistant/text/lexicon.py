@@ -61,7 +61,9 @@ NUMBER_WORDS = frozenset(
         "two three four five six seven eight nine ten eleven twelve twenty hundred thousand million "
         "billion dozen none half due tre quattro cinque sei sette otto nove dieci undici dodici venti "
         "cento mille mila milione milioni miliardo miliardi dozzina nessuno nessuna meta deux trois quatre "
-        "cinq six sept huit neuf dix onze douze vingt cent mille million millions milliard aucun aucune moitie"
+        "cinq six sept huit neuf dix onze douze vingt cent mille million millions milliard aucun aucune moitie "
+        "hundreds thousands millions billions dozens centinaia migliaia decine dozzine centaines milliers "
+        "dizaines douzaines milliards"
     )
 )
 """Folded number words (a "how many" question can be answered by "tre" as well as by "3").

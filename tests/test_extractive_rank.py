@@ -48,6 +48,9 @@ def ranked(text: str, score: float, passage: int = 1, language: str = "it", fits
         ("How many original treaties protected fundamental rights?", "quantity"),
         ("Quanti figli ha avuto Börte?", "quantity"),
         ("Combien de temps durera l'exposition ?", "quantity"),
+        ("At what frame rate (frames per second) does Sora generate its videos?", "quantity"),
+        ("Qual è il prezzo dell'abbonamento?", "quantity"),
+        ("How long does it take for the effects to show?", None),  # "diversi anni": a duration is no number
         ("Où est né Gengis Khan ?", "place"),
         ("Dove si presume che sia sepolto?", "place"),
         ("E chi lo ha criticato? — Sora, présenté", "person"),  # a follow-up's carried context is not read

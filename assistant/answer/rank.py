@@ -77,7 +77,10 @@ _KINDS: list[tuple[Kind, re.Pattern[str]]] = [
         "quantity",
         re.compile(
             r"\b(how (much|many)|what (percentage|proportion|share|number)|quant[oiae]|quale percentuale|"
-            r"combien|quel(le)? (pourcentage|nombre|montant))\b"
+            r"combien|quel(le)? (pourcentage|nombre|montant))\b|"
+            r"\bhow (old|tall|high|far)\b|\bper (second|minute|hour)\b|"
+            r"\b(what|which) (is the )?(price|cost|rate|frame rate)\b|"
+            r"\bqual e (il prezzo|il costo)\b|\bquel est (le prix|le cout)\b"
         ),
     ),
     (

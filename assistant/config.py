@@ -199,7 +199,13 @@ class AnswerSettings(BaseModel):
         "Lower trades correct refusals for recall, higher the reverse; 0 never refuses on evidence. The default "
         "is the highest (in steps of 0.05) that refuses at most 5% of the answerable questions of qa-dev's tune half.",
     )
-    extractive_sentences: int = Field(2, ge=1, description="Source sentences quoted by the extractive mode.")
+    extractive_sentences: int = Field(
+        3,
+        ge=1,
+        description="At most this many source sentences quoted by the extractive mode, each only when it states a "
+        "fact the ones before do not. 3 rather than 2: on qa-dev's tune half facts stated it 0.806 -> 0.821, "
+        "en 0.702 -> 0.723, fr 0.429 -> 0.571; 1 in 4 answers quotes three.",
+    )
     max_question_chars: int = Field(
         2000, ge=10, description="Longer questions are refused with a one-line error (CLI, UI and API alike)."
     )

@@ -1,7 +1,8 @@
-"""Extractive answers: the source sentence that answers, quoted as it stands, and a second only if it adds.
+"""Extractive answers: the source sentence that answers, quoted as it stands, and others only if they add.
 
 Faithful by construction, which makes it the right mode for the tiny offline model. Sentences are
-ranked by :mod:`assistant.answer.rank`. The best one is quoted; another is quoted only when it
+ranked by :mod:`assistant.answer.rank`. The best one is quoted; another (up to the setting
+``answer.extractive_sentences``, 3 by default) is quoted only when it
 scores close to it, is not a near-duplicate of a quoted one, and states something the quoted ones
 do not (a name, a number or a date that neither they nor the question contain, or question words
 they leave uncovered). A long sentence is trimmed to the clauses that answer; every quote keeps

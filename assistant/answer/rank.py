@@ -37,7 +37,7 @@ import numpy as np
 from assistant.index.bm25 import query_terms, tokenize
 from assistant.ingest.metadata import date_marker_length
 from assistant.models import Hit
-from assistant.text.lexicon import FOLLOW_UP_OPENERS, MONTHS, NUMBER_WORDS, QUESTION_WORDS
+from assistant.text.lexicon import FOLLOW_UP_OPENERS, MONTHS, NUMBER_WORDS, QUESTION_WORDS, WEEKDAYS
 from assistant.text.sentences import fold, split_sentences, words
 
 Kind = Literal["person", "date", "quantity", "place"]
@@ -104,6 +104,7 @@ _KINDS: list[tuple[Kind, re.Pattern[str]]] = [
     ("place", re.compile(r"^(where|dove|ou)\b|\bin (which|what) (country|city|place)\b|\bin quale (paese|citta)\b")),
 ]
 _YEAR_WORD = re.compile(r"(1[0-9]|20)\d\d")
+_CLOCK = re.compile(r"\b([01]?\d|2[0-3])[:h.][0-5]\d\b")  # 9:15, 10h30, 18.00
 _YEAR = re.compile(r"\b(1[0-9]|20)\d\d\b|\b\d{3,4}s\b|\banni\s*'?\s*\d0\b")
 
 
@@ -172,15 +173,20 @@ def fits_kind(sentence: str, kind: Kind | None) -> bool:
     if kind == "quantity":
         return bool(re.search(r"\d", sentence)) or any(w in NUMBER_WORDS for w in folded)
     if kind == "date":
-        return bool(_YEAR.search(sentence)) or any(m in MONTHS for m in folded)
+        return bool(_YEAR.search(sentence) or _CLOCK.search(sentence)) or any(
+            w in MONTHS or w in WEEKDAYS for w in folded
+        )
     return bool(names_in(sentence))
 
 
 def answer_tokens(text: str, kind: Kind | None) -> set[str]:
-    """The tokens of ``text`` that can be what a question of this kind asks for (folded): years and
-    months for a date, numbers for a quantity, names for a person or a place."""
+    """The tokens of ``text`` that can be what a question of this kind asks for (folded): years,
+    months, days of the week and clock times for a date, numbers for a quantity, names for a person
+    or a place."""
     if kind == "date":
-        return {w for w in words(text) if _YEAR_WORD.fullmatch(w) or w in MONTHS}
+        return {w for w in words(text) if _YEAR_WORD.fullmatch(w) or w in MONTHS or w in WEEKDAYS} | {
+            m.group() for m in _CLOCK.finditer(text)
+        }
     if kind == "quantity":
         return {w for w in words(text) if any(ch.isdigit() for ch in w) or w in NUMBER_WORDS}
     if kind in ("person", "place"):

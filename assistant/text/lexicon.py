@@ -48,6 +48,15 @@ MONTHS = {
     "janvier": 1, "fevrier": 2, "mars": 3, "avril": 4, "mai": 5, "juin": 6, "juillet": 7, "aout": 8,
     "septembre": 9, "octobre": 10, "novembre": 11, "decembre": 12,
 }  # fmt: skip
+WEEKDAYS = frozenset(
+    words(
+        "monday tuesday wednesday thursday friday saturday sunday mondays tuesdays wednesdays thursdays "
+        "fridays saturdays sundays lunedi martedi mercoledi giovedi venerdi sabato domenica domeniche "
+        "lundi mardi mercredi jeudi vendredi samedi dimanche lundis mardis mercredis jeudis vendredis "
+        "samedis dimanches"
+    )
+)
+"""Folded names of the days of the week ("When does the ferry run?" is answered "on Sundays")."""
 # Abbreviations are only trusted next to a day number ("25 Mar 2024", "Mar. 25, 2024").
 MONTH_ABBREVIATIONS = {
     "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "sept": 9,

@@ -111,6 +111,8 @@ def test_only_what_the_question_does_not_hold_counts_and_only_the_best_sentences
     assert states_kind("Quando è uscita la rivista?", echo)
     assert states_kind("When does the ferry leave?", [ranked("The ferry leaves Trieste at 9:15.", 0.9, True)])
     assert states_kind("Quand le bac part-il ?", [ranked("Le bac part aussi les dimanches.", 0.9, True)])
+    strike = [ranked("Lo scorso anno, sceneggiatori e attori hanno indetto uno sciopero.", 0.9, True)]
+    assert states_kind("Quando hanno scioperato gli sceneggiatori?", strike), "a date said relative to the article's"
     late = [ranked("Una frase senza data sul tema.", 0.9 - i / 100, True) for i in range(KIND_DEPTH)]
     dated = ranked("La rivista uscì nel marzo 1956.", 0.5, True)
     assert not states_kind("Quando è uscita la rivista?", [*late, dated])

@@ -105,6 +105,13 @@ _KINDS: list[tuple[Kind, re.Pattern[str]]] = [
 ]
 _YEAR_WORD = re.compile(r"(1[0-9]|20)\d\d")
 _CLOCK = re.compile(r"\b([01]?\d|2[0-3])[:h.][0-5]\d\b")  # 9:15, 10h30, 18.00
+_RELATIVE_DATE = re.compile(
+    r"\b(yesterday|today|tomorrow|ieri|oggi|domani|hier|demain|aujourd hui)\b|"
+    r"\b(last|next) (year|month|week|spring|summer|autumn|fall|winter)\b|"
+    r"\b(scors[oa]|prossim[oa]) (anno|mese|settimana|primavera|estate|autunno|inverno)\b|"
+    r"\b(anno|mese) (scorso|prossimo)\b|\b(l )?(annee|semaine) (derniere|prochaine)\b|\b(mois|an) (dernier|prochain)\b"
+)
+"""Dates said relative to the text's own date ("lo scorso anno", "last week", "l'an dernier"), on folded text."""
 _YEAR = re.compile(r"\b(1[0-9]|20)\d\d\b|\b\d{3,4}s\b|\banni\s*'?\s*\d0\b")
 
 
@@ -173,20 +180,19 @@ def fits_kind(sentence: str, kind: Kind | None) -> bool:
     if kind == "quantity":
         return bool(re.search(r"\d", sentence)) or any(w in NUMBER_WORDS for w in folded)
     if kind == "date":
-        return bool(_YEAR.search(sentence) or _CLOCK.search(sentence)) or any(
-            w in MONTHS or w in WEEKDAYS for w in folded
-        )
+        return bool(_YEAR.search(sentence) or answer_tokens(sentence, kind))  # "the 1990s", "anni '80" too
     return bool(names_in(sentence))
 
 
 def answer_tokens(text: str, kind: Kind | None) -> set[str]:
     """The tokens of ``text`` that can be what a question of this kind asks for (folded): years,
-    months, days of the week and clock times for a date, numbers for a quantity, names for a person
+    months, days of the week, clock times and relative dates ("lo scorso anno") for a date, numbers for a quantity, names for a person
     or a place."""
     if kind == "date":
-        return {w for w in words(text) if _YEAR_WORD.fullmatch(w) or w in MONTHS or w in WEEKDAYS} | {
-            m.group() for m in _CLOCK.finditer(text)
-        }
+        folded = words(text)
+        found = {w for w in folded if _YEAR_WORD.fullmatch(w) or w in MONTHS or w in WEEKDAYS}
+        found |= {m.group() for m in _CLOCK.finditer(text)}
+        return found | {m.group() for m in _RELATIVE_DATE.finditer(" ".join(folded))}
     if kind == "quantity":
         return {w for w in words(text) if any(ch.isdigit() for ch in w) or w in NUMBER_WORDS}
     if kind in ("person", "place"):

@@ -186,8 +186,8 @@ def fits_kind(sentence: str, kind: Kind | None) -> bool:
 
 def answer_tokens(text: str, kind: Kind | None) -> set[str]:
     """The tokens of ``text`` that can be what a question of this kind asks for (folded): years,
-    months, days of the week, clock times and relative dates ("lo scorso anno") for a date, numbers for a quantity, names for a person
-    or a place."""
+    months, days of the week, clock times and relative dates ("lo scorso anno") for a date, numbers
+    for a quantity, names for a person or a place."""
     if kind == "date":
         folded = words(text)
         found = {w for w in folded if _YEAR_WORD.fullmatch(w) or w in MONTHS or w in WEEKDAYS}

@@ -154,6 +154,20 @@ def test_a_second_sentence_is_quoted_only_when_it_adds_a_fact() -> None:
     assert choose(question, []) == []
 
 
+def test_a_third_sentence_only_while_the_kind_asked_for_is_not_stated() -> None:
+    best = ranked("Brad Lightcap, COO di OpenAI, ha dichiarato che Sora è stato lanciato troppo presto.", 0.90)
+    adds = ranked("A fine febbraio Lightcap, con Mira Murati, avrebbe introdotto Sora a Hollywood.", 0.89)
+    more = ranked("Secondo TechCrunch, OpenAI ha rapidamente bloccato l'accesso a Sora.", 0.885)
+    assert choose("Chi è il COO di OpenAI?", [best, adds, more], max_sentences=3) == [best, adds], "a name is stated"
+    untyped = choose("Che cosa ha detto il COO di OpenAI su Sora?", [best, adds, more], max_sentences=3)
+    assert untyped == [best, adds, more]
+    undated = [ranked("OpenAI ha presentato Sora agli studi di Hollywood.", 0.90)]
+    undated.append(ranked("Lightcap e Mira Murati hanno mostrato Sora ai registi.", 0.89))
+    assert len(choose("Quando OpenAI ha presentato Sora?", [*undated, more], max_sentences=3)) == 3, "no date yet"
+    dated = [undated[0], adds, more]  # "A fine febbraio": the second states the month
+    assert len(choose("Quando OpenAI ha presentato Sora?", dated, max_sentences=3)) == 2
+
+
 LONG = (
     "Dopo la presentazione di “Sora” il 15 febbraio 2024, OpenAI ha avviato trattative con importanti "
     "studi cinematografici, tra cui Disney, Universal Pictures, Warner Brothers e Discovery, per sviluppare "

@@ -2,7 +2,8 @@
 
 Faithful by construction, which makes it the right mode for the tiny offline model. Sentences are
 ranked by :mod:`assistant.answer.rank`. The best one is quoted; another (up to the setting
-``answer.extractive_sentences``, 3 by default) is quoted only when it
+``answer.extractive_sentences``, 3 by default; a third only while a who/when/how-many/where question
+is not answered by the first two) is quoted only when it
 scores close to it, is not a near-duplicate of a quoted one, and states something the quoted ones
 do not (a name, a number or a date that neither they nor the question contain, or question words
 they leave uncovered). A long sentence is trimmed to the clauses that answer; every quote keeps
@@ -55,11 +56,20 @@ def choose(question: str, ranked: Sequence[Ranked], max_sentences: int = 2) -> l
     for candidate in ranked[1:]:
         if len(chosen) >= max_sentences or candidate.score < ranked[0].score - KEEP_WITHIN:
             break
+        if len(chosen) >= 2 and _answers_kind(question, chosen, asked):
+            break  # a third quote only while the kind asked for (a date, a name...) is not stated yet
         if any(near_duplicate(candidate.sentence.text, c.sentence.text) for c in chosen):
             continue
         if _adds(question, candidate, chosen, asked):
             chosen.append(candidate)
     return chosen
+
+
+def _answers_kind(question: str, chosen: Sequence[Ranked], asked: set[str]) -> bool:
+    """Whether a typed question (who, when, how many, where) is answered by one of the chosen
+    sentences: it states an answer of that kind that the question does not hold."""
+    kind = question_kind(question)
+    return kind is not None and any(answer_tokens(c.sentence.text, kind) - asked for c in chosen)
 
 
 def near_duplicate(a: str, b: str) -> bool:

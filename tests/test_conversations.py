@@ -192,3 +192,15 @@ def test_restored_ui_turns_are_bounded(tmp_path: Path) -> None:
     restored = restored_turns(conversation.turns)
     assert len(restored) == MAX_TURNS and restored[-1].question == f"q{MAX_TURNS + 4}"
     assert all(t.state == "done" and t.answer == answer() for t in restored)
+
+
+def test_a_misused_connection_is_a_bug_not_a_damaged_store(tmp_path: Path) -> None:
+    """A wrong number of bindings is the code's error: it must not tell the user to move the store away."""
+    store = ConversationStore(tmp_path)
+    store.create()
+    with pytest.raises(sqlite3.ProgrammingError), store._reading() as conn:
+        assert conn is not None
+        conn.execute("SELECT ?", ())
+    with pytest.raises(sqlite3.ProgrammingError), store._writing() as conn:
+        conn.execute("SELECT ?", ())
+    assert len(store.list()) == 1, "nothing was lost, and the store still reads"

@@ -243,6 +243,8 @@ class ConversationStore:
                 self._check_version(version)
                 yield conn
             except sqlite3.DatabaseError as exc:
+                if not is_damage(exc):
+                    raise
                 raise self._damaged(exc) from exc
 
     @contextmanager
@@ -262,7 +264,9 @@ class ConversationStore:
             except BaseException as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+                if isinstance(exc, sqlite3.DatabaseError) and is_damage(exc) and not isinstance(
+                    exc, sqlite3.OperationalError
+                ):
                     raise self._damaged(exc) from exc
                 raise
 
@@ -277,6 +281,13 @@ class ConversationStore:
         return ConversationStoreError(
             f"the conversation store {self.path} cannot be read ({exc}): move it away to start afresh"
         )
+
+
+def is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """Whether an SQLite error says the file is not a usable store (corrupt, not a database), rather
+    than that the code misused the connection (``ProgrammingError``, ``InterfaceError``: a bug, which
+    must not be reported to the user as a damaged store)."""
+    return not isinstance(exc, sqlite3.ProgrammingError | sqlite3.InterfaceError)
 
 
 def migrate(db: sqlite3.Connection) -> int:

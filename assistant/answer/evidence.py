@@ -34,11 +34,11 @@ from dataclasses import dataclass
 from assistant.answer.rank import (
     CROSS_LINGUAL_OFFSET,
     Ranked,
-    answer_tokens,
     coverage,
     names_in,
     question_kind,
     relation_words,
+    states_answer,
 )
 from assistant.models import Hit
 from assistant.text.sentences import words
@@ -118,8 +118,7 @@ def states_kind(question: str, ranked: Sequence[Ranked]) -> bool:
     kind = question_kind(question)
     if kind not in VETO_KINDS:
         return True
-    asked = set(words(question)) | answer_tokens(question, kind)
-    return any(answer_tokens(r.sentence.text, kind) - asked for r in ranked[:KIND_DEPTH])
+    return states_answer(question, kind, (r.sentence.text for r in ranked[:KIND_DEPTH]))
 
 
 def _on_one_scale(cosine: float, same_language: bool) -> float:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.answer.prompts import phrase
-from assistant.answer.rank import Kind, Ranked, answer_tokens, content_words, names_in, question_kind
+from assistant.answer.rank import Kind, Ranked, answer_tokens, content_words, names_in, question_kind, states_answer
 from assistant.index.bm25 import tokenize
 from assistant.text.lexicon import MONTHS, NUMBER_WORDS
 from assistant.text.sentences import words
@@ -53,23 +53,17 @@ def choose(question: str, ranked: Sequence[Ranked], max_sentences: int = 2) -> l
         return []
     chosen = [ranked[0]]
     asked = set(words(question))
+    kind = question_kind(question)
     for candidate in ranked[1:]:
         if len(chosen) >= max_sentences or candidate.score < ranked[0].score - KEEP_WITHIN:
             break
-        if len(chosen) >= 2 and _answers_kind(question, chosen, asked):
+        if len(chosen) >= 2 and states_answer(question, kind, (c.sentence.text for c in chosen)):
             break  # a third quote only while the kind asked for (a date, a name...) is not stated yet
         if any(near_duplicate(candidate.sentence.text, c.sentence.text) for c in chosen):
             continue
         if _adds(question, candidate, chosen, asked):
             chosen.append(candidate)
     return chosen
-
-
-def _answers_kind(question: str, chosen: Sequence[Ranked], asked: set[str]) -> bool:
-    """Whether a typed question (who, when, how many, where) is answered by one of the chosen
-    sentences: it states an answer of that kind that the question does not hold."""
-    kind = question_kind(question)
-    return kind is not None and any(answer_tokens(c.sentence.text, kind) - asked for c in chosen)
 
 
 def near_duplicate(a: str, b: str) -> bool:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -198,6 +198,15 @@ def answer_tokens(text: str, kind: Kind | None) -> set[str]:
     if kind in ("person", "place"):
         return names_in(text)
     return set()
+
+
+def states_answer(question: str, kind: Kind | None, sentences: Iterable[str]) -> bool:
+    """Whether one of ``sentences`` states an answer of ``kind`` (:func:`answer_tokens`) that
+    ``question`` does not already hold; False for an untyped question."""
+    if kind is None:
+        return False
+    asked = set(words(question)) | answer_tokens(question, kind)
+    return any(answer_tokens(text, kind) - asked for text in sentences)
 
 
 def names_in(text: str) -> set[str]:

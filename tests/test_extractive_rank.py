@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.answer.extractive import choose, compose_extractive, trim
+from assistant.answer.kinds import fits_kind, question_kind
 from assistant.answer.rank import (
     CROSS_LINGUAL_OFFSET,
     WEIGHTS,
@@ -15,8 +16,6 @@ from assistant.answer.rank import (
     candidates,
     combine,
     coverage_scores,
-    fits_kind,
-    question_kind,
 )
 from assistant.models import Hit
 
@@ -47,10 +46,17 @@ def ranked(text: str, score: float, passage: int = 1, language: str = "it", fits
         ("What was the year of the treaty?", "date"),
         ("How many original treaties protected fundamental rights?", "quantity"),
         ("Quanti figli ha avuto Börte?", "quantity"),
-        ("Combien de temps durera l'exposition ?", "quantity"),
+        ("Combien de temps durera l'exposition ?", "duration"),
+        ("Pendant combien de mois l'aide est-elle versée ?", "duration"),
+        ("Quanto tempo ci vuole per costruire la diga?", "duration"),
+        ("Per quanto tempo Gengis Khan ha regnato?", "duration"),
+        ("Quanto dura un video di Sora?", "duration"),
+        ("Quelle est la durée du contrat ?", "duration"),
         ("At what frame rate (frames per second) does Sora generate its videos?", "quantity"),
         ("Qual è il prezzo dell'abbonamento?", "quantity"),
-        ("How long does it take for the effects to show?", None),  # "diversi anni": a duration is no number
+        ("How long does it take for the effects to show?", "duration"),  # "diversi anni" answers it
+        ("How long can Sora videos be?", "duration"),
+        ("How long is the Rhine?", None),  # a length as often as a duration
         ("Où est né Gengis Khan ?", "place"),
         ("Dove si presume che sia sepolto?", "place"),
         ("E chi lo ha criticato? — Sora, présenté", "person"),  # a follow-up's carried context is not read
@@ -68,6 +74,10 @@ def test_a_sentence_fits_the_kind_of_question() -> None:
     assert not fits_kind("Il modello ha stupito tutti.", "date")
     assert fits_kind("Börte ebbe tre figli.", "quantity") and fits_kind("Costa 200.000 corone.", "quantity")
     assert not fits_kind("Il modello ha stupito tutti.", "quantity")
+    assert fits_kind("Ci vogliono diversi anni.", "duration") and fits_kind("L'aide dure trois mois.", "duration")
+    assert not fits_kind("Un anno dopo il lancio di Sora, le critiche.", "duration"), "a unit alone says when"
+    assert not fits_kind("Il modello ha stupito tutti.", "duration")
+    assert not fits_kind("Secondo OpenAI, ora il modello è pronto.", "duration"), "'secondo', 'ora' are no units"
     assert fits_kind("Il COO è Brad Lightcap.", "person") and not fits_kind("il modello ha stupito tutti.", "person")
     assert fits_kind("Anything at all.", None)
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from assistant.answer.followup import is_follow_up, resolve
-from assistant.answer.rank import question_kind
+from assistant.answer.kinds import question_kind
 
 WHEN_PRESENTED = ("Quand Sora a-t-il été présenté ?", "D'après les documents :\n“… il 15 febbraio 2024…” [1]")
 

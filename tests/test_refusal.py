@@ -113,6 +113,11 @@ def test_only_what_the_question_does_not_hold_counts_and_only_the_best_sentences
     assert states_kind("Quand le bac part-il ?", [ranked("Le bac part aussi les dimanches.", 0.9, True)])
     strike = [ranked("Lo scorso anno, sceneggiatori e attori hanno indetto uno sciopero.", 0.9, True)]
     assert states_kind("Quando hanno scioperato gli sceneggiatori?", strike), "a date said relative to the article's"
+    years = [ranked("Ci vogliono diversi anni.", 0.9, True)]
+    assert states_kind("How long does it take for the effects to show?", years)
+    assert states_kind("Per quanto tempo ha regnato?", [ranked("Regnò per sei anni e mezzo.", 0.9, True)])
+    lengthless = [ranked("Sora sera publié cette année, un an après sa présentation.", 0.9, True)]
+    assert not states_kind("How long can Sora videos be?", lengthless), "a duration no close sentence states"
     late = [ranked("Una frase senza data sul tema.", 0.9 - i / 100, True) for i in range(KIND_DEPTH)]
     dated = ranked("La rivista uscì nel marzo 1956.", 0.5, True)
     assert not states_kind("Quando è uscita la rivista?", [*late, dated])
@@ -169,3 +174,7 @@ def test_a_typed_question_the_articles_are_silent_on_is_refused_and_says_why(cor
     assert any("states the quantity" in note for note in answer.notes)
     dated = corpus_services.ask("Quand Sora a-t-il été présenté ?", mode="extractive", backend="embedded")
     assert not dated.refused
+    long = corpus_services.ask("How long can Sora videos be?", mode="extractive", backend="embedded")
+    assert long.refused and any("states the duration" in note for note in long.notes), "'cette année' is no length"
+    lasting = corpus_services.ask("Per quanto tempo durerà la mostra New Roads?", mode="extractive", backend="embedded")
+    assert not lasting.refused and "trois semaines" in lasting.text

@@ -18,6 +18,7 @@ from assistant.answer.evidence import confidence, gather, refuse
 from assistant.answer.extractive import Quote, compose_extractive
 from assistant.answer.followup import resolve
 from assistant.answer.generate import ChatModel, ModelError, select_chat_model
+from assistant.answer.kinds import question_kind
 from assistant.answer.locate import locate
 from assistant.answer.prompts import (
     answer_messages,
@@ -26,7 +27,7 @@ from assistant.answer.prompts import (
     phrase,
     render,
 )
-from assistant.answer.rank import Ranked, question_kind, rank
+from assistant.answer.rank import Ranked, rank
 from assistant.models import Answer, Hit, Source, Timings
 from assistant.text.language import detect_language, language_name
 from assistant.text.sanitize import sanitize_model_text

@@ -14,9 +14,10 @@ a real answer. The decision reads these signals:
   three stemmers, the best-ranked sentence holds; 1 when there are none;
 - ``names``: the share of the question's names and numbers that the best passages contain (a
   question on "the University of Chicago" is not answered by passages that never name it);
-- ``states_kind``: for a question that asks for a quantity or a date (:data:`VETO_KINDS`), whether
-  one of the :data:`KIND_DEPTH` best-ranked sentences states one that the question does not already
-  hold (a number for "How much does Sora cost per month?", a year or a month for "when").
+- ``states_kind``: for a question that asks for a quantity, a date or a duration (:data:`VETO_KINDS`),
+  whether one of the :data:`KIND_DEPTH` best-ranked sentences states one that the question does not
+  already hold (a number for "How much does Sora cost per month?", a year or a month for "when", a
+  number or quantifier before a unit of time for "how long").
 
 :func:`confidence` is a logistic model of the first four (:data:`INTERCEPT`, :data:`WEIGHTS`): the
 chance that the passages answer the question. ``states_kind`` is a veto, not a weight: when the
@@ -31,22 +32,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.answer.rank import (
-    CROSS_LINGUAL_OFFSET,
-    Ranked,
-    coverage,
-    names_in,
-    question_kind,
-    relation_words,
-    states_answer,
-)
+from assistant.answer.kinds import names_in, question_kind, states_answer
+from assistant.answer.rank import CROSS_LINGUAL_OFFSET, Ranked, coverage, relation_words
 from assistant.models import Hit
 from assistant.text.sentences import words
 
 PASSAGES_READ = 3
 """``names`` reads the best passages, this many."""
-VETO_KINDS = ("quantity", "date")
-"""The kinds whose answers can be told by their form (digits, number words, years, months). A
+VETO_KINDS = ("quantity", "date", "duration")
+"""The kinds whose answers can be told by their form (digits, number words, years, months, units of
+time: "How long can Sora's videos be?" over articles that never give a length). A
 person's or a place's answer is told only by capitals, and "Dove si trovano i proplastidi?" is
 answered by "nel meristema": on qa-dev's report half the veto on places refused one question
 answered right."""

@@ -16,8 +16,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from assistant.answer.kinds import Kind, answer_tokens, names_in, question_kind, states_answer
 from assistant.answer.prompts import phrase
-from assistant.answer.rank import Kind, Ranked, answer_tokens, content_words, names_in, question_kind, states_answer
+from assistant.answer.rank import Ranked, content_words
 from assistant.index.bm25 import tokenize
 from assistant.text.lexicon import MONTHS, NUMBER_WORDS
 from assistant.text.sentences import words
@@ -88,13 +89,15 @@ def _adds(question: str, candidate: Ranked, chosen: Sequence[Ranked], asked: set
 
 
 def salient(text: str, kind: Kind | None) -> set[str]:
-    """What a sentence states that can answer: its names and numbers, and for a date question its
-    years and months; folded."""
+    """What a sentence states that can answer: its names and numbers, for a date question its years
+    and months, for a duration its amounts of time; folded."""
     found = names_in(text)
     if kind == "date":
         found |= {w for w in words(text) if _YEAR.fullmatch(w) or w in MONTHS}
     if kind == "quantity":
         found |= {w for w in words(text) if w in NUMBER_WORDS}
+    if kind == "duration":
+        found |= answer_tokens(text, kind)
     return found
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from assistant.answer.rank import names_in, question_kind
+from assistant.answer.kinds import names_in, question_kind
 from assistant.text.lexicon import FOLLOW_UP_OPENERS, QUESTION_WORDS, REFERRING_WORDS, stopwords
 from assistant.text.sentences import fold, words
 

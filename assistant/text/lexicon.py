@@ -65,6 +65,27 @@ MONTH_ABBREVIATIONS = {
 }  # fmt: skip
 
 
+TIME_UNITS = frozenset(
+    words(
+        "second seconds minute minutes hour hours day days week weeks month months year years decade decades "
+        "century centuries secondi minuto minuti ore giorno giorni settimana settimane mese mesi anno anni "
+        "decennio decenni secolo secoli secondes minutes heure heures jour jours semaine semaines mois ans "
+        "annee annees decennie decennies siecle siecles"
+    )
+)
+"""Folded units of time: after a number or a quantifier, the answer to a "how long" ("diversi anni").
+
+Left out for being other words as well: "secondo"/"seconde" (according to, second), "ora" (now),
+"an" (the English article)."""
+
+QUANTIFIERS = frozenset(
+    words(
+        "several few many some couple diversi diverse alcuni alcune pochi poche molti molte parecchi parecchie "
+        "qualche vari varie plusieurs quelques nombreux nombreuses"
+    )
+)
+"""Folded words that count without a number ("diversi anni", "plusieurs mois"): an amount of time."""
+
 NUMBER_WORDS = frozenset(
     words(
         "two three four five six seven eight nine ten eleven twelve twenty hundred thousand million "

@@ -1,0 +1,159 @@
+"""What kind of answer a question asks for (a person, a date, a duration, a quantity, a place), and
+whether a text states one: read from the wording in English, Italian and French.
+
+Ranking reads it (a sentence that cannot answer the kind loses ``misfit``), the refusal decision
+reads it (a quantity, a date or a duration that no close sentence states is a veto), and the
+extractive answer reads it (a second or third quote only while the kind asked for is unstated).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Literal
+
+from assistant.text.lexicon import FOLLOW_UP_OPENERS, MONTHS, NUMBER_WORDS, QUANTIFIERS, TIME_UNITS, WEEKDAYS
+from assistant.text.sentences import fold, split_sentences, words
+
+Kind = Literal["person", "date", "duration", "quantity", "place"]
+
+_KINDS: list[tuple[Kind, re.Pattern[str]]] = [
+    (
+        "duration",
+        re.compile(
+            r"^(for )?how long\b(?! (is|are|was|were)\b)|\b(per )?quanto tempo\b|"
+            r"\bquanto (dura|durano|durera|e durat[oa]|sono durat[ie])\b|"
+            r"\bcombien de temps\b|\b(pendant|depuis|durant) combien\b|\bquelle (est la )?duree\b|"
+            r"\bqual e la durata\b|\bwhat is the duration\b"
+        ),
+    ),
+    (
+        "quantity",
+        re.compile(
+            r"\b(how (much|many)|what (percentage|proportion|share|number)|quant[oiae]|quale percentuale|"
+            r"combien|quel(le)? (pourcentage|nombre|montant))\b|"
+            r"\bhow (old|tall|high|far)\b|\bper (second|minute|hour)\b|"
+            r"\b(what|which) (is the )?(price|cost|rate|frame rate)\b|"
+            r"\bqual e (il prezzo|il costo)\b|\bquel est (le prix|le cout)\b"
+        ),
+    ),
+    (
+        "date",
+        re.compile(
+            r"^(when|quando|quand)\b|\b(what|which|in what|in which) (year|date|month|day|century)\b|"
+            r"\b(quale|quali|che|in quale|in che) (anno|data|mese|giorno|secolo)\b|"
+            r"\b(quelle|quel|en quelle) (annee|date|mois|jour)\b|\ba quelle date\b|"
+            r"\b(what|which) (is|was) the (date|year)\b|\bqual e (la data|l anno)\b|"
+            r"\bquelle (est|etait) (la date|l annee)\b|"
+            r"\bdate (of birth|de naissance)\b|\bdata di nascita\b"
+        ),
+    ),
+    (
+        "person",
+        re.compile(
+            r"^(who|whom|whose|chi|qui)\b|"
+            r"\b(which|what|quale|quel|quelle) (person|man|woman|ceo|cto|coo|persona|uomo|donna|personne)\b"
+        ),
+    ),
+    ("place", re.compile(r"^(where|dove|ou)\b|\bin (which|what) (country|city|place)\b|\bin quale (paese|citta)\b")),
+]
+_YEAR_WORD = re.compile(r"(1[0-9]|20)\d\d")
+_CLOCK = re.compile(r"\b([01]?\d|2[0-3])[:h.][0-5]\d\b")  # 9:15, 10h30, 18.00
+_RELATIVE_DATE = re.compile(
+    r"\b(yesterday|today|tomorrow|ieri|oggi|domani|hier|demain|aujourd hui)\b|"
+    r"\b(last|next) (year|month|week|spring|summer|autumn|fall|winter)\b|"
+    r"\b(scors[oa]|prossim[oa]) (anno|mese|settimana|primavera|estate|autunno|inverno)\b|"
+    r"\b(anno|mese) (scorso|prossimo)\b|\b(l )?(annee|semaine) (derniere|prochaine)\b|\b(mois|an) (dernier|prochain)\b"
+)
+"""Dates said relative to the text's own date ("lo scorso anno", "last week", "l'an dernier"), on folded text."""
+_YEAR = re.compile(r"\b(1[0-9]|20)\d\d\b|\b\d{3,4}s\b|\banni\s*'?\s*\d0\b")
+
+
+def question_kind(question: str) -> Kind | None:
+    """``person``, ``date``, ``duration``, ``quantity``, ``place`` or None, from the question's wording (en/it/fr).
+
+    Only the question proper is read (up to its question mark, a leading "and"/"e"/"et" left out),
+    not the context a follow-up carries after it.
+    """
+    asked = question.split("?", 1)[0]
+    tokens = words(asked.replace("'", " ").replace("’", " "))
+    if tokens and tokens[0] in FOLLOW_UP_OPENERS:
+        tokens = tokens[1:]
+    text = " ".join(tokens)
+    for kind, pattern in _KINDS:
+        if pattern.search(text):
+            return kind
+    return None
+
+
+def fits_kind(sentence: str, kind: Kind | None) -> bool:
+    """Whether the sentence can answer that kind of question (has a date, a number, a name)."""
+    if kind is None:
+        return True
+    folded = words(sentence)
+    if kind == "quantity":
+        return bool(re.search(r"\d", sentence)) or any(w in NUMBER_WORDS for w in folded)
+    if kind == "duration":
+        return bool(answer_tokens(sentence, kind))
+    if kind == "date":
+        return bool(_YEAR.search(sentence) or answer_tokens(sentence, kind))  # "the 1990s", "anni '80" too
+    return bool(names_in(sentence))
+
+
+def answer_tokens(text: str, kind: Kind | None) -> set[str]:
+    """The tokens of ``text`` that can be what a question of this kind asks for (folded): years,
+    months, days of the week, clock times and relative dates ("lo scorso anno") for a date, numbers
+    for a quantity, amounts of time for a duration (:func:`durations`), names for a person or a
+    place."""
+    if kind == "date":
+        folded = words(text)
+        found = {w for w in folded if _YEAR_WORD.fullmatch(w) or w in MONTHS or w in WEEKDAYS}
+        found |= {m.group() for m in _CLOCK.finditer(text)}
+        return found | {m.group() for m in _RELATIVE_DATE.finditer(" ".join(folded))}
+    if kind == "quantity":
+        return {w for w in words(text) if any(ch.isdigit() for ch in w) or w in NUMBER_WORDS}
+    if kind == "duration":
+        return durations(text)
+    if kind in ("person", "place"):
+        return names_in(text)
+    return set()
+
+
+def durations(text: str) -> set[str]:
+    """The amounts of time ``text`` states, folded: a number or a quantifier, then (at most one word
+    later) a unit of time ("sei anni", "3 semaines", "diversi anni", "several long weeks").
+
+    A unit alone is no amount: "un anno dopo il lancio" and "publié cette année" say when, not how
+    long; "un"/"a" are left out with the articles they mostly are."""
+    folded = words(text)
+    found = set()
+    for position, word in enumerate(folded):
+        if word not in TIME_UNITS:
+            continue
+        for before in folded[max(0, position - 2) : position]:
+            if before in NUMBER_WORDS or before in QUANTIFIERS or any(ch.isdigit() for ch in before):
+                found.add(f"{before} {word}")
+    return found
+
+
+def states_answer(question: str, kind: Kind | None, sentences: Iterable[str]) -> bool:
+    """Whether one of ``sentences`` states an answer of ``kind`` (:func:`answer_tokens`) that
+    ``question`` does not already hold; False for an untyped question."""
+    if kind is None:
+        return False
+    asked = set(words(question)) | answer_tokens(question, kind)
+    return any(answer_tokens(text, kind) - asked for text in sentences)
+
+
+def names_in(text: str) -> set[str]:
+    """Folded capitalised words that do not open a sentence (rough proper names), and numbers."""
+    found: set[str] = set()
+    for sentence in split_sentences(text):
+        tokens = re.findall(r"\w+", sentence.text)
+        for position, token in enumerate(tokens):
+            capitalised = len(token) > 1 and (
+                (position > 0 and token[0].isupper()) or any(ch.isupper() for ch in token[1:])  # "OpenAI", "UE"
+            )
+            if token.isdigit() or capitalised:
+                found.add(fold(token))
+    return found

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from assistant.answer.evidence import KIND_DEPTH, Evidence, confidence, gather, refuse, states_kind
+from assistant.answer.evidence import KIND_DEPTH, Evidence, confidence, gather, names_term, refuse, states_kind
+from assistant.answer.kinds import defined_term
 from assistant.answer.rank import CROSS_LINGUAL_OFFSET, Ranked, Sentence, Signals
 from assistant.config import load_settings
 from assistant.models import Hit
@@ -132,6 +133,38 @@ def test_people_places_and_untyped_questions_are_not_vetoed(question: str) -> No
     assert states_kind(question, [ranked("una frase qualsiasi senza nomi né numeri.", 0.9, True)])
 
 
+@pytest.mark.parametrize(
+    ("question", "term"),
+    [
+        ("Qu'est-ce qu'un emploi franc ?", "emploi franc"),
+        ("Qu’est-ce que la garantie accidents de la vie ?", "garantie accidents de la vie"),
+        ("Che cos' è una recente disobbedienza civile?", "recente disobbedienza civile"),
+        ("Cos'è l'usufrutto?", "usufrutto"),
+        ("What is a diffusion transformer?", "diffusion transformer"),
+        ("Cosa è stato fatto per contrastare la Mnemiopsis?", None),  # what was done, not what a thing is
+        ("What is the capital of France?", None),  # a value, not a definition
+        ("Qui dirige la Stella Gallery ?", None),
+    ],
+)
+def test_definition_questions_name_their_term(question: str, term: str | None) -> None:
+    assert defined_term(question) == term
+
+
+def test_a_definition_whose_term_no_passage_names_is_vetoed() -> None:
+    """"Qu'est-ce que la garantie accidents de la vie ?" over fiches on other guarantees."""
+    other = "Si votre véhicule est à l'origine de l'accident, la garantie responsabilité civile paie les dommages."
+    question = "Qu'est-ce que la garantie accidents de la vie ?"
+    assert not names_term(question, "fr", [hit("fr", 0.9, other)])
+    silent = gather(question, "fr", [hit("fr", 0.9, other)], [ranked(other, 0.9, True, "fr")])
+    assert not silent.names_term and confidence(silent) == 0.0
+    named = "La garantie des accidents de la vie couvre les dommages corporels de la vie privée."
+    assert names_term(question, "fr", [hit("fr", 0.9, other), hit("fr", 0.8, named)]), "stopwords between are skipped"
+    assert names_term("Qu'est-ce qu'une commission de réforme dans la fonction publique ?", "fr",
+                      [hit("fr", 0.9, "La commission de réforme est une instance médicale.")]), "its head is enough"
+    assert names_term(question, "en", [hit("fr", 0.9, other)]), "no passage in the question's language: not read"
+    assert names_term("Qu'est-ce que le CEC ?", "fr", [hit("fr", 0.9, other)]), "a name is the names signal's"
+
+
 def test_strictness_is_a_documented_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSISTANT_ANSWER__STRICTNESS", "0.8")
     assert load_settings().answer.strictness == 0.8
@@ -178,3 +211,8 @@ def test_a_typed_question_the_articles_are_silent_on_is_refused_and_says_why(cor
     assert long.refused and any("states the duration" in note for note in long.notes), "'cette année' is no length"
     lasting = corpus_services.ask("Per quanto tempo durerà la mostra New Roads?", mode="extractive", backend="embedded")
     assert not lasting.refused and "trois semaines" in lasting.text
+    latent = "Qu'est-ce qu'un modèle de diffusion latente ?"
+    undefined = corpus_services.ask(latent, mode="extractive", backend="embedded")
+    assert undefined.refused and any("names what the question asks about" in n for n in undefined.notes)
+    defined = corpus_services.ask("Qu'est-ce que la responsabilité sociale ?", mode="extractive", backend="embedded")
+    assert not any("names what" in note for note in defined.notes)

@@ -18,7 +18,7 @@ from assistant.answer.evidence import confidence, gather, refuse
 from assistant.answer.extractive import Quote, compose_extractive
 from assistant.answer.followup import resolve
 from assistant.answer.generate import ChatModel, ModelError, select_chat_model
-from assistant.answer.kinds import question_kind
+from assistant.answer.kinds import defined_term, question_kind
 from assistant.answer.locate import locate
 from assistant.answer.prompts import (
     answer_messages,
@@ -125,6 +125,8 @@ class Answerer:
             why = f"the passages do not back an answer (confidence {score:.2f} < strictness {strictness:.2f})"
             if hits and not evidence.states_kind:
                 why = f"no close passage sentence states the {question_kind(standalone)} the question asks for"
+            elif hits and not evidence.names_term:
+                why = f"no close passage names what the question asks about ({defined_term(standalone)})"
             answer = self._refusal(run, chat, resolved_mode, why)
         elif resolved_mode == "extractive":
             answer = yield from self._extractive(run, standalone, hits, ranked, strict_mode)

@@ -17,12 +17,15 @@ a real answer. The decision reads these signals:
 - ``states_kind``: for a question that asks for a quantity, a date or a duration (:data:`VETO_KINDS`),
   whether one of the :data:`KIND_DEPTH` best-ranked sentences states one that the question does not
   already hold (a number for "How much does Sora cost per month?", a year or a month for "when", a
-  number or quantifier before a unit of time for "how long").
+  number or quantifier before a unit of time for "how long");
+- ``names_term``: for a definition question ("Qu'est-ce qu'un emploi franc ?") whose term holds no
+  name, whether a passage in the question's language names the term (:func:`names_term`).
 
 :func:`confidence` is a logistic model of the first four (:data:`INTERCEPT`, :data:`WEIGHTS`): the
-chance that the passages answer the question. ``states_kind`` is a veto, not a weight: when the
-question asks for a kind of answer that no close sentence states, the documents are silent on it,
-however close the passages are to its subject, and the confidence is 0. :func:`refuse` compares
+chance that the passages answer the question. ``states_kind`` and ``names_term`` are vetoes, not
+weights: when the question asks for a kind of answer that no close sentence states, or what a
+thing is that no close passage names, the documents are silent on it, however close the passages
+are to its subject, and the confidence is 0. :func:`refuse` compares
 the confidence with the strictness setting.
 """
 
@@ -32,8 +35,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.answer.kinds import names_in, question_kind, states_answer
+from assistant.answer.kinds import defined_term, names_in, question_kind, states_answer
 from assistant.answer.rank import CROSS_LINGUAL_OFFSET, Ranked, coverage, relation_words
+from assistant.index.bm25 import tokenize
 from assistant.models import Hit
 from assistant.text.sentences import words
 
@@ -45,6 +49,9 @@ time: "How long can Sora's videos be?" over articles that never give a length). 
 person's or a place's answer is told only by capitals, and "Dove si trovano i proplastidi?" is
 answered by "nel meristema": on qa-dev's report half the veto on places refused one question
 answered right."""
+TERM_HEAD = 2
+"""``names_term`` looks for the defined term's first content words, this many, in a row: "commission
+de réforme" answers "Qu'est-ce qu'une commission de réforme dans la fonction publique ?"."""
 KIND_DEPTH = 3
 """``states_kind`` reads the best-ranked sentences, this many.
 
@@ -80,6 +87,7 @@ class Evidence:
     relation: float
     names: float
     states_kind: bool = True
+    names_term: bool = True
 
 
 def gather(question: str, language: str, hits: Sequence[Hit], ranked: Sequence[Ranked]) -> Evidence:
@@ -104,6 +112,7 @@ def gather(question: str, language: str, hits: Sequence[Hit], ranked: Sequence[R
         relation=related,
         names=len(names & present) / len(names) if names else 1.0,
         states_kind=states_kind(question, ranked),
+        names_term=names_term(question, language, read),
     )
 
 
@@ -116,14 +125,36 @@ def states_kind(question: str, ranked: Sequence[Ranked]) -> bool:
     return states_answer(question, kind, (r.sentence.text for r in ranked[:KIND_DEPTH]))
 
 
+def names_term(question: str, language: str, read: Sequence[Hit]) -> bool:
+    """For a definition question whose term holds no name ("Qu'est-ce que la garantie accidents de la
+    vie ?"), whether a passage in the question's language names the term: its first :data:`TERM_HEAD`
+    content words in a row, by stem. True for other questions, for a term with a name (the
+    ``names`` signal reads those) and when no passage is in the question's language (stems do not
+    carry across languages)."""
+    term = defined_term(question)
+    if term is None or names_in(question):
+        return True
+    head = tokenize(term, language)[:TERM_HEAD]
+    same = [h for h in read if h.language == language]
+    if not head or not same:
+        return True
+    n = len(head)
+    for hit in same:
+        stems = tokenize(hit.text, hit.language)
+        if any(stems[i : i + n] == head for i in range(len(stems) - n + 1)):
+            return True
+    return False
+
+
 def _on_one_scale(cosine: float, same_language: bool) -> float:
     return cosine if same_language else cosine + CROSS_LINGUAL_OFFSET
 
 
 def confidence(evidence: Evidence) -> float:
     """The chance (0..1) that the passages answer the question, by the fitted logistic model; 0 when
-    no close sentence states the kind of answer asked for (``states_kind``)."""
-    if not evidence.states_kind:
+    no close sentence states the kind of answer asked for (``states_kind``) or no passage names the
+    term a definition question asks about (``names_term``)."""
+    if not evidence.states_kind or not evidence.names_term:
         return 0.0
     z = INTERCEPT + sum(WEIGHTS[name] * getattr(evidence, name) for name in WEIGHTS)
     return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0

@@ -4,6 +4,8 @@ whether a text states one: read from the wording in English, Italian and French.
 Ranking reads it (a sentence that cannot answer the kind loses ``misfit``), the refusal decision
 reads it (a quantity, a date or a duration that no close sentence states is a veto), and the
 extractive answer reads it (a second or third quote only while the kind asked for is unstated).
+A definition question ("Qu'est-ce qu'un emploi franc ?") names the term it asks about
+(:func:`defined_term`), which the refusal decision looks for in the passages.
 """
 
 from __future__ import annotations
@@ -134,6 +136,25 @@ def durations(text: str) -> set[str]:
             if before in NUMBER_WORDS or before in QUANTIFIERS or any(ch.isdigit() for ch in before):
                 found.add(f"{before} {word}")
     return found
+
+
+_DEFINITION = re.compile(
+    r"^(?:qu'est[- ]ce qu(?:e\s+|')(?:(?:le|la|les|un|une|des|du)\s+|l')?"
+    r"|(?:che )?cos(?:a\s+|'\s*)(?:e|sono)\s+(?:(?:il|lo|la|i|gli|le|un|uno|una)\s+|l'|un')"
+    r"|what (?:is|are) an?\s+)"
+    r"(?P<term>[^?]+?)\s*\??$"
+)
+
+
+def defined_term(question: str) -> str | None:
+    """The term a definition question asks about, folded ("emploi franc" in "Qu'est-ce qu'un emploi
+    franc ?", "garantie accidents de la vie"), or None for another question.
+
+    Only the wordings that ask what a thing is: "qu'est-ce que", "cos'è"/"cosa sono" followed by an
+    article ("Cosa è stato fatto…" asks what was done), "what is a/an" ("What is the capital…" asks
+    for a value, not a definition)."""
+    found = _DEFINITION.match(fold(question).strip())
+    return found.group("term").strip() if found else None
 
 
 def states_answer(question: str, kind: Kind | None, sentences: Iterable[str]) -> bool:

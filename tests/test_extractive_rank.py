@@ -54,6 +54,9 @@ def ranked(text: str, score: float, passage: int = 1, language: str = "it", fits
         ("Quelle est la durée du contrat ?", "duration"),
         ("At what frame rate (frames per second) does Sora generate its videos?", "quantity"),
         ("Qual è il prezzo dell'abbonamento?", "quantity"),
+        ("Quelle est la résolution maximale des vidéos de Sora ?", "quantity"),  # a maximum is an amount
+        ("Quel est l'âge minimum pour travailler ?", "quantity"),
+        ("Qual è la durata massima di un video?", "duration"),
         ("How long does it take for the effects to show?", "duration"),  # "diversi anni" answers it
         ("How long can Sora videos be?", "duration"),
         ("How long is the Rhine?", None),  # a length as often as a duration

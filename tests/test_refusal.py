@@ -211,6 +211,8 @@ def test_a_typed_question_the_articles_are_silent_on_is_refused_and_says_why(cor
     assert long.refused and any("states the duration" in note for note in long.notes), "'cette année' is no length"
     lasting = corpus_services.ask("Per quanto tempo durerà la mostra New Roads?", mode="extractive", backend="embedded")
     assert not lasting.refused and "trois semaines" in lasting.text
+    resolution = corpus_services.ask("What is the maximum resolution of Sora videos?", mode="extractive")
+    assert resolution.refused and any("states the quantity" in note for note in resolution.notes)
     latent = "Qu'est-ce qu'un modèle de diffusion latente ?"
     undefined = corpus_services.ask(latent, mode="extractive", backend="embedded")
     assert undefined.refused and any("names what the question asks about" in n for n in undefined.notes)

@@ -36,7 +36,8 @@ _KINDS: list[tuple[Kind, re.Pattern[str]]] = [
             r"combien|quel(le)? (pourcentage|nombre|montant))\b|"
             r"\bhow (old|tall|high|far)\b|\bper (second|minute|hour)\b|"
             r"\b(what|which) (is the )?(price|cost|rate|frame rate)\b|"
-            r"\bqual e (il prezzo|il costo)\b|\bquel est (le prix|le cout)\b"
+            r"\bqual e (il prezzo|il costo)\b|\bquel est (le prix|le cout)\b|"
+            r"\b(maximum|minimum|maximale?s?|minimale?s?|maximaux|minimaux|massim[oaie]|minim[oaie])\b"
         ),
     ),
     (

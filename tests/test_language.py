@@ -20,6 +20,7 @@ QUESTIONS = {
         "Where is the Stella Gallery?",
         "Tell me about Sora",
         "OpenAI's CTO",
+        'When was the article "OpenAI tenta la conquista di Hollywood con Sora" published?',  # a quoted title
     ],
     "it": [
         "Chi ha detto che Sora è stato lanciato troppo presto?",
@@ -34,6 +35,7 @@ QUESTIONS = {
         "Cosa hanno fatto i beta tester?",
         "Chi è Brad Lightcap?",
         "Che cos'è Sora?",
+        "Chi è Neal Mohan?",
     ],
     "fr": [
         "Qui est le directeur technique d'OpenAI ?",
@@ -48,6 +50,8 @@ QUESTIONS = {
         "Que pense Ashton Kutcher de Sora ?",
         "Qui a parlé de Sora ?",
         "Comment fonctionne Sora ?",
+        "Qui dirige la Stella Gallery ?",  # "Stella" is no Italian evidence: names are left out
+        "Qui est Neal Mohan ?",
     ],
 }
 

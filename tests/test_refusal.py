@@ -7,8 +7,17 @@ from typing import Any
 
 import pytest
 
-from assistant.answer.evidence import KIND_DEPTH, Evidence, confidence, gather, names_term, refuse, states_kind
-from assistant.answer.kinds import defined_term
+from assistant.answer.evidence import (
+    IDENTITY_FLOOR,
+    KIND_DEPTH,
+    Evidence,
+    confidence,
+    gather,
+    names_term,
+    refuse,
+    states_kind,
+)
+from assistant.answer.kinds import defined_term, identity_names
 from assistant.answer.rank import CROSS_LINGUAL_OFFSET, Ranked, Sentence, Signals
 from assistant.config import load_settings
 from assistant.models import Hit
@@ -165,6 +174,34 @@ def test_a_definition_whose_term_no_passage_names_is_vetoed() -> None:
     assert names_term("Qu'est-ce que le CEC ?", "fr", [hit("fr", 0.9, other)]), "a name is the names signal's"
 
 
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("Qui est Neal Mohan ?", {"neal", "mohan"}),
+        ("Chi è Brad Lightcap?", {"brad", "lightcap"}),
+        ("Who was Genghis Khan?", {"genghis", "khan"}),
+        ("Who is the CEO of Google?", set()),  # a role: the answer is another name
+        ("Qui est le PDG de Disney ?", set()),
+        ("Who is Sam Altman married to?", set()),
+    ],
+)
+def test_who_is_questions_name_the_person(question: str, names: set[str]) -> None:
+    assert identity_names(question) == names
+
+
+def test_a_who_is_question_whose_best_sentence_names_the_person_is_answered() -> None:
+    """Its two words leave the cosines little to match: the sentence naming the person is the answer."""
+    text = "Neal Mohan, PDG de YouTube, a averti OpenAI qu'il pourrait y avoir des risques juridiques."
+    weak = [hit("fr", 0.81, text)], [ranked(text, 0.81, True, "fr")]
+    evidence = gather("Qui est Neal Mohan ?", "fr", *weak)
+    assert evidence.introduces
+    assert confidence(Evidence(**{**evidence.__dict__, "introduces": False})) < IDENTITY_FLOOR
+    assert confidence(evidence) == IDENTITY_FLOOR and not refuse(confidence(evidence), 0.3)
+    assert refuse(confidence(evidence), 0.6), "a stricter user still gets the refusal"
+    other = gather("Qui est Jean Dupont ?", "fr", *weak)
+    assert not other.introduces
+
+
 def test_strictness_is_a_documented_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSISTANT_ANSWER__STRICTNESS", "0.8")
     assert load_settings().answer.strictness == 0.8
@@ -211,6 +248,8 @@ def test_a_typed_question_the_articles_are_silent_on_is_refused_and_says_why(cor
     assert long.refused and any("states the duration" in note for note in long.notes), "'cette année' is no length"
     lasting = corpus_services.ask("Per quanto tempo durerà la mostra New Roads?", mode="extractive", backend="embedded")
     assert not lasting.refused and "trois semaines" in lasting.text
+    mohan = corpus_services.ask("Qui est Neal Mohan ?", mode="extractive", backend="embedded")
+    assert not mohan.refused and "PDG de YouTube" in mohan.text and mohan.text.startswith("D'après")
     resolution = corpus_services.ask("What is the maximum resolution of Sora videos?", mode="extractive")
     assert resolution.refused and any("states the quantity" in note for note in resolution.notes)
     latent = "Qu'est-ce qu'un modèle de diffusion latente ?"

@@ -18,6 +18,8 @@ a real answer. The decision reads these signals:
   whether one of the :data:`KIND_DEPTH` best-ranked sentences states one that the question does not
   already hold (a number for "How much does Sora cost per month?", a year or a month for "when", a
   number or quantifier before a unit of time for "how long");
+- ``introduces``: for a question asking who a named person is, whether the best sentence names
+  them (:func:`introduces`);
 - ``names_term``: for a definition question ("Qu'est-ce qu'un emploi franc ?") whose term holds no
   name, whether a passage in the question's language names the term (:func:`names_term`).
 
@@ -25,7 +27,8 @@ a real answer. The decision reads these signals:
 chance that the passages answer the question. ``states_kind`` and ``names_term`` are vetoes, not
 weights: when the question asks for a kind of answer that no close sentence states, or what a
 thing is that no close passage names, the documents are silent on it, however close the passages
-are to its subject, and the confidence is 0. :func:`refuse` compares
+are to its subject, and the confidence is 0. ``introduces`` raises the confidence to at least
+:data:`IDENTITY_FLOOR`. :func:`refuse` compares
 the confidence with the strictness setting.
 """
 
@@ -35,7 +38,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.answer.kinds import defined_term, names_in, question_kind, states_answer
+from assistant.answer.kinds import defined_term, identity_names, names_in, question_kind, states_answer
 from assistant.answer.rank import CROSS_LINGUAL_OFFSET, Ranked, coverage, relation_words
 from assistant.index.bm25 import tokenize
 from assistant.models import Hit
@@ -49,6 +52,11 @@ time: "How long can Sora's videos be?" over articles that never give a length). 
 person's or a place's answer is told only by capitals, and "Dove si trovano i proplastidi?" is
 answered by "nel meristema": on qa-dev's report half the veto on places refused one question
 answered right."""
+IDENTITY_FLOOR = 0.5
+"""The confidence at least of a "who is <name>" question whose best sentence names the person
+(``introduces``): its few words leave the cosines little to match ("Qui est Neal Mohan ?" scored
+0.15 against "…Neal Mohan, PDG de YouTube, a averti OpenAI…"). Above the default strictness, so
+such a question is answered by default, and below the strictness of a user who asks for more."""
 TERM_HEAD = 2
 """``names_term`` looks for the defined term's first content words, this many, in a row: "commission
 de réforme" answers "Qu'est-ce qu'une commission de réforme dans la fonction publique ?"."""
@@ -88,6 +96,7 @@ class Evidence:
     names: float
     states_kind: bool = True
     names_term: bool = True
+    introduces: bool = False
 
 
 def gather(question: str, language: str, hits: Sequence[Hit], ranked: Sequence[Ranked]) -> Evidence:
@@ -113,6 +122,7 @@ def gather(question: str, language: str, hits: Sequence[Hit], ranked: Sequence[R
         names=len(names & present) / len(names) if names else 1.0,
         states_kind=states_kind(question, ranked),
         names_term=names_term(question, language, read),
+        introduces=introduces(question, ranked),
     )
 
 
@@ -146,6 +156,13 @@ def names_term(question: str, language: str, read: Sequence[Hit]) -> bool:
     return False
 
 
+def introduces(question: str, ranked: Sequence[Ranked]) -> bool:
+    """Whether the question asks who someone named is ("Qui est Neal Mohan ?") and the best-ranked
+    sentence names them (every name of the question): what the documents say of that person."""
+    asked = identity_names(question)
+    return bool(asked) and bool(ranked) and asked <= set(words(ranked[0].sentence.text))
+
+
 def _on_one_scale(cosine: float, same_language: bool) -> float:
     return cosine if same_language else cosine + CROSS_LINGUAL_OFFSET
 
@@ -157,7 +174,8 @@ def confidence(evidence: Evidence) -> float:
     if not evidence.states_kind or not evidence.names_term:
         return 0.0
     z = INTERCEPT + sum(WEIGHTS[name] * getattr(evidence, name) for name in WEIGHTS)
-    return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+    fitted = 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+    return max(fitted, IDENTITY_FLOOR) if evidence.introduces else fitted
 
 
 def refuse(score: float, strictness: float) -> bool:

@@ -158,6 +158,21 @@ def defined_term(question: str) -> str | None:
     return found.group("term").strip() if found else None
 
 
+_IDENTITY = re.compile(r"^(who (is|was)|chi (e|era)|qui (est|etait))\s+(?P<rest>[^?]+?)\s*\??$")
+
+
+def identity_names(question: str) -> set[str]:
+    """The names a question asks who they are ("Qui est Neal Mohan ?", "Chi è Brad Lightcap?"),
+    folded; empty for another question, "Who is the CEO of Google?" included (a role, not a name)."""
+    found = _IDENTITY.match(fold(question).strip())
+    if not found:
+        return set()
+    rest = question.strip().rstrip("?？ ").split()[-len(found.group("rest").split()) :]
+    if not rest or not all(token[:1].isupper() for token in rest):
+        return set()
+    return names_in(question)
+
+
 def states_answer(question: str, kind: Kind | None, sentences: Iterable[str]) -> bool:
     """Whether one of ``sentences`` states an answer of ``kind`` (:func:`answer_tokens`) that
     ``question`` does not already hold; False for an untyped question."""

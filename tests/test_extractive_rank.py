@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from assistant.answer.extractive import choose, compose_extractive, trim
-from assistant.answer.kinds import fits_kind, question_kind
+from assistant.answer.kinds import defined_term, defines, fits_kind, question_kind
 from assistant.answer.rank import (
     CROSS_LINGUAL_OFFSET,
     WEIGHTS,
@@ -16,6 +17,7 @@ from assistant.answer.rank import (
     candidates,
     combine,
     coverage_scores,
+    rank,
 )
 from assistant.models import Hit
 
@@ -25,6 +27,19 @@ def hit(text: str, number: int = 1, doc: str = "doc.txt", language: str = "it", 
         rank=number, chunk_id=f"{doc}:{start}", doc_id=doc, title="Titolo", text=text, start=start,
         end=start + len(text), language=language, score=1.0, dense_score=0.85, **extra,  # type: ignore[arg-type]
     )  # fmt: skip
+
+
+class FlatEmbedder:
+    """Cosines fixed in advance, one per candidate sentence: what ranking adds to them is under test."""
+
+    def __init__(self, cosines: list[float]) -> None:
+        self.cosines = cosines
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return np.array([[c] for c in self.cosines[: len(texts)]])
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return np.array([1.0])
 
 
 def ranked(text: str, score: float, passage: int = 1, language: str = "it", fits: bool = True) -> Ranked:
@@ -152,6 +167,37 @@ def test_word_matches_count_in_one_language_and_cosines_across_languages_are_rai
     assert combine(named, WEIGHTS) == pytest.approx(
         0.85 + CROSS_LINGUAL_OFFSET + WEIGHTS["names"] + WEIGHTS["relation"]
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "language", "expected"),
+    [
+        ("Cos'è un cloroplasto?", "I cloroplasti sono un tipo speciale di organella chiamata plastide.", "it", True),
+        ("Cos'è un cloroplasto?", "I cloroplasti vegetali forniscono alle cellule molte cose.", "it", False),
+        ("Cos'è un cloroplasto?", "Una cellula vegetale che contiene cloroplasti è nota come cella.", "it", False),
+        ("Qu'est-ce qu'un emploi franc ?", "Le dispositif d'emploi franc permet une aide.", "fr", True),
+        ("Qu'est-ce qu'un emploi franc ?", "L'entreprise peut cumuler la prime Emploi franc avec l'AFE.", "fr", False),
+        ("What is a chloroplast?", "Chloroplasts are organelles that conduct photosynthesis.", "en", True),
+        ("What is a chloroplast?", "Chloroplasts contain chlorophyll and conduct photosynthesis.", "en", False),
+    ],
+)
+def test_a_defining_sentence_names_the_term_first_then_says_what_it_is(
+    question: str, sentence: str, language: str, expected: bool
+) -> None:
+    term = defined_term(question)
+    assert term is not None and defines(term, sentence, language) is expected
+
+
+def test_the_defining_sentence_ranks_first_for_a_definition_question() -> None:
+    hits = [
+        hit("L'entreprise peut cumuler la prime Emploi franc avec l'aide forfaitaire à l'employeur.", 1, "a.txt", "fr"),
+        hit("Le dispositif d'emploi franc permet à un employeur d'être aidé.", 2, "b.txt", "fr"),
+    ]
+    flat = FlatEmbedder([0.92, 0.91])
+    question = "Qu'est-ce qu'un emploi franc ?"
+    ranked = rank(question, "fr", hits, flat)
+    assert ranked[0].signals.defines and ranked[0].sentence.text.startswith("Le dispositif")
+    assert rank(question, "fr", hits, flat, {**WEIGHTS, "defines": 0.0})[0].sentence.passage == 1
 
 
 def test_a_second_sentence_is_quoted_only_when_it_adds_a_fact() -> None:

@@ -14,7 +14,16 @@ import re
 from collections.abc import Iterable
 from typing import Literal
 
-from assistant.text.lexicon import FOLLOW_UP_OPENERS, MONTHS, NUMBER_WORDS, QUANTIFIERS, TIME_UNITS, WEEKDAYS
+from assistant.index.bm25 import tokenize
+from assistant.text.lexicon import (
+    DEFINING_VERBS,
+    FOLLOW_UP_OPENERS,
+    MONTHS,
+    NUMBER_WORDS,
+    QUANTIFIERS,
+    TIME_UNITS,
+    WEEKDAYS,
+)
 from assistant.text.sentences import fold, split_sentences, words
 
 Kind = Literal["person", "date", "duration", "quantity", "place"]
@@ -171,6 +180,35 @@ def identity_names(question: str) -> set[str]:
     if not rest or not all(token[:1].isupper() for token in rest):
         return set()
     return names_in(question)
+
+
+DEFINES_WITHIN = 2
+"""A defining sentence names the term among its first content words, this many: "Le dispositif
+d'emploi franc permet…" (not "Una cellula vegetale che contiene cloroplasti è…")."""
+
+
+def defines(term: str, sentence: str, language: str) -> bool:
+    """Whether ``sentence`` (in ``language``) says what ``term`` (:func:`defined_term`) is: the
+    term's first content word, by stem, among its first :data:`DEFINES_WITHIN` content words, and a
+    defining verb (:data:`~assistant.text.lexicon.DEFINING_VERBS`) within the term's length (plus
+    an acronym in brackets) after it ("I cloroplasti sono…", "La commission de réforme est…").
+    Loose by design, a small weight in ranking: "The role of chloroplasts is…" counts too."""
+    head = tokenize(term, language)[:1]
+    if not head:
+        return False
+    folded = words(sentence)
+    span = len(term.split()) + 1
+    seen = 0
+    for position, word in enumerate(folded):
+        stems = tokenize(word, language)[:1]
+        if not stems:
+            continue  # a stopword
+        if stems == head:
+            return any(w in DEFINING_VERBS for w in folded[position + 1 : position + 1 + span])
+        seen += 1
+        if seen >= DEFINES_WITHIN:
+            return False
+    return False
 
 
 def states_answer(question: str, kind: Kind | None, sentences: Iterable[str]) -> bool:

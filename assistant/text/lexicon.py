@@ -86,6 +86,16 @@ QUANTIFIERS = frozenset(
 )
 """Folded words that count without a number ("diversi anni", "plusieurs mois"): an amount of time."""
 
+DEFINING_VERBS = frozenset(
+    words(
+        "is are was were means refers denotes e sono era erano significa indica designa consiste "
+        "est sont etait designe signifie consiste permet permettent"
+    )
+)
+"""Folded verbs that say what a thing is, right after it ("Les cloroplasti sono…", "Le dispositif
+d'emploi franc permet…"); "e" is Italian "è" folded (and "and" as well: a definition only where it
+follows the term)."""
+
 NUMBER_WORDS = frozenset(
     words(
         "two three four five six seven eight nine ten eleven twelve twenty hundred thousand million "

@@ -24,7 +24,7 @@ from assistant.text.lexicon import (
     TIME_UNITS,
     WEEKDAYS,
 )
-from assistant.text.sentences import fold, split_sentences, words
+from assistant.text.sentences import capitalised, fold, split_sentences, words
 
 Kind = Literal["person", "date", "duration", "quantity", "place"]
 
@@ -176,7 +176,7 @@ def identity_names(question: str) -> set[str]:
     found = _IDENTITY.match(fold(question).strip())
     if not found:
         return set()
-    rest = question.strip().rstrip("?？ ").split()[-len(found.group("rest").split()) :]
+    rest = question.strip().rstrip("?？ ").split()[2:]  # after "who is", "chi è", "qui est"
     if not rest or not all(token[:1].isupper() for token in rest):
         return set()
     return names_in(question)
@@ -226,9 +226,6 @@ def names_in(text: str) -> set[str]:
     for sentence in split_sentences(text):
         tokens = re.findall(r"\w+", sentence.text)
         for position, token in enumerate(tokens):
-            capitalised = len(token) > 1 and (
-                (position > 0 and token[0].isupper()) or any(ch.isupper() for ch in token[1:])  # "OpenAI", "UE"
-            )
-            if token.isdigit() or capitalised:
+            if token.isdigit() or (len(token) > 1 and capitalised(token, opens=position == 0)):
                 found.add(fold(token))
     return found

@@ -12,7 +12,7 @@ from collections import defaultdict
 from functools import lru_cache
 from typing import Any
 
-from assistant.text.sentences import words
+from assistant.text.sentences import capitalised, words
 
 SUPPORTED = ("en", "it", "fr")
 
@@ -106,7 +106,7 @@ def _without_names(text: str) -> str:
     which say nothing of its language: in "Qui dirige la Stella Gallery ?" the Italian-looking
     "Stella" outvoted "qui" and "dirige". The text itself when nothing else is left (a lone name)."""
     tokens = _QUOTED.sub(" ", text).split()
-    kept = tokens[:1] + [t for t in tokens[1:] if not t[:1].isupper() and not any(c.isupper() for c in t[1:])]
+    kept = tokens[:1] + [t for t in tokens[1:] if not capitalised(t, opens=False)]
     return " ".join(kept) if words(" ".join(kept)) else text
 
 

@@ -121,3 +121,9 @@ WORD = re.compile(r"\w+", re.UNICODE)
 def words(text: str) -> list[str]:
     """The folded words of ``text``."""
     return WORD.findall(fold(text))
+
+
+def capitalised(token: str, opens: bool) -> bool:
+    """Whether ``token`` is written as a name: a capital first letter where it does not open its
+    sentence (``opens``), or a capital inside it anywhere ("OpenAI", "UE")."""
+    return (not opens and token[:1].isupper()) or any(ch.isupper() for ch in token[1:])

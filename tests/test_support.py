@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import pytest
 from fakes.passages import DATE_CLAIM, IT_DOC, LIGHTCAP, LIGHTCAP_SENTENCE, assert_quotes_verbatim, document
 
@@ -99,3 +102,21 @@ def test_copied_quotes_are_verified_through_marker_variants(lightcap: Hit, dates
     assert [s.citations for s in result.sentences] == [[1], [2]]
     assert result.text == f"{DATE_CLAIM} [1]. {LIGHTCAP} [2]."
     assert document(IT_DOC)[result.sources[1].start : result.sources[1].end] == LIGHTCAP_SENTENCE
+
+
+def test_a_verbatim_quote_is_verified_without_the_embedding_model(lightcap: Hit) -> None:
+    # The quote of an extractive answer holds one sentence word for word: its span and score are settled
+    # by the words alone, so the costly similarity (sentence pairs are not in the cache) is not computed.
+    calls: list[int] = []
+
+    def similarity(claims: Sequence[str], spans: Sequence[str]) -> np.ndarray:
+        calls.append(len(spans))
+        return np.full((len(claims), len(spans)), 0.99)
+
+    found = find_quote(f"“{LIGHTCAP_SENTENCE}” [1]", lightcap, similarity)
+    assert found is not None and calls == []
+    assert found[0].text == LIGHTCAP_SENTENCE and found[1] == 1.0
+    assert found == find_quote(f"“{LIGHTCAP_SENTENCE}” [1]", lightcap, None)
+    # A paraphrase is not settled by its words: the similarity is what can support it.
+    paraphrase = find_quote("Lightcap admitted the video model was released before it was ready", lightcap, similarity)
+    assert calls and paraphrase is not None and paraphrase[1] == 1.0

@@ -77,6 +77,9 @@ def find_quote(claim: str, passage: Hit, similarity: Similarity | None = None) -
     texts = [span.text for span in candidates]
     terms, quotations = _claim_terms(claim), _quotations(claim)
     lexical = [_lexical_support(terms, claim_words, quotations, text) for text in texts]
+    settled = _settled(lexical[: len(singles)])
+    if settled is not None:  # the one sentence that fully supports: no similarity can change the choice
+        return singles[settled], 1.0
     semantic = _semantic_support(claim, texts, similarity)
     scores = [max(lex, sem) for lex, sem in zip(lexical, semantic, strict=True)]
 
@@ -90,6 +93,19 @@ def find_quote(claim: str, passage: Hit, similarity: Similarity | None = None) -
         if scores[best_pair] > scores[best] + _PAIR_MARGIN:
             best = best_pair
     return candidates[best], scores[best]
+
+
+def _settled(lexical: Sequence[float]) -> int | None:
+    """The one sentence whose word support is full (it holds the claim's quotation word for word, or
+    every content word of the claim and a long run copied from it), else None.
+
+    Its score is then 1.0, the most any span can score, and a tie on the score is broken by word
+    support first, so the embedding model's similarity (the costly part: pairs of sentences are not
+    in the cache) cannot change which span is chosen nor its score: an extractive answer's quotes
+    are verified without embedding anything.
+    """
+    full = [i for i, value in enumerate(lexical) if value >= 1.0]
+    return full[0] if len(full) == 1 else None
 
 
 def is_salient(token: str, position: int) -> bool:

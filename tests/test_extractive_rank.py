@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from assistant.answer.extractive import choose, compose_extractive, trim
-from assistant.answer.kinds import defined_term, defines, fits_kind, question_kind
+from assistant.answer.kinds import answer_tokens, defined_term, defines, fits_kind, question_kind, states_answer
 from assistant.answer.rank import (
     CROSS_LINGUAL_OFFSET,
     WEIGHTS,
@@ -59,6 +59,7 @@ def ranked(text: str, score: float, passage: int = 1, language: str = "it", fits
         ("Quelle est la date de naissance de Sam Altman ?", "date"),
         ("Qual è la data di uscita di Sora?", "date"),
         ("What was the year of the treaty?", "date"),
+        ("On what exact date was Sora presented?", "date"),
         ("How many original treaties protected fundamental rights?", "quantity"),
         ("Quanti figli ha avuto Börte?", "quantity"),
         ("Combien de temps durera l'exposition ?", "duration"),
@@ -98,6 +99,16 @@ def test_a_sentence_fits_the_kind_of_question() -> None:
     assert not fits_kind("Secondo OpenAI, ora il modello è pronto.", "duration"), "'secondo', 'ora' are no units"
     assert fits_kind("Il COO è Brad Lightcap.", "person") and not fits_kind("il modello ha stupito tutti.", "person")
     assert fits_kind("Anything at all.", None)
+
+
+def test_numbers_and_short_acronyms_do_not_answer_who() -> None:
+    sentence = "L’intenzione dell’amministratore delegato di OpenAI è chiara: 150 accordi legati all’IA."
+    who = "Chi è l'amministratore delegato di OpenAI?"
+    assert not states_answer(who, "person", [sentence])
+    assert not fits_kind("Il CEO ha firmato 150 accordi sull'IA.", "person")
+    assert states_answer(who, "person", ["Il CEO di OpenAI, Sam Altman, parla."])
+    place = answer_tokens("Si trova negli USA, a 150 km da Boston.", "place")
+    assert place == {"usa", "boston"}, "a country's acronym is a place, a number is not"
 
 
 def test_candidates_leave_out_questions_headings_stubs_and_boilerplate() -> None:

@@ -52,7 +52,8 @@ _KINDS: list[tuple[Kind, re.Pattern[str]]] = [
     (
         "date",
         re.compile(
-            r"^(when|quando|quand)\b|\b(what|which|in what|in which) (year|date|month|day|century)\b|"
+            r"^(when|quando|quand)\b|"
+            r"\b(what|which|in what|in which) ((exact|precise|specific) )?(year|date|month|day|century)\b|"
             r"\b(quale|quali|che|in quale|in che) (anno|data|mese|giorno|secolo)\b|"
             r"\b(quelle|quel|en quelle) (annee|date|mois|jour)\b|\ba quelle date\b|"
             r"\b(what|which) (is|was) the (date|year)\b|\bqual e (la data|l anno)\b|"
@@ -109,14 +110,14 @@ def fits_kind(sentence: str, kind: Kind | None) -> bool:
         return bool(answer_tokens(sentence, kind))
     if kind == "date":
         return bool(_YEAR.search(sentence) or answer_tokens(sentence, kind))  # "the 1990s", "anni '80" too
-    return bool(names_in(sentence))
+    return bool(answer_tokens(sentence, kind))
 
 
 def answer_tokens(text: str, kind: Kind | None) -> set[str]:
     """The tokens of ``text`` that can be what a question of this kind asks for (folded): years,
     months, days of the week, clock times and relative dates ("lo scorso anno") for a date, numbers
-    for a quantity, amounts of time for a duration (:func:`durations`), names for a person or a
-    place."""
+    for a quantity, amounts of time for a duration (:func:`durations`), names for a place
+    and, short acronyms ("IA", "CEO") left out, for a person (:func:`proper_names`)."""
     if kind == "date":
         folded = words(text)
         found = {w for w in folded if _YEAR_WORD.fullmatch(w) or w in MONTHS or w in WEEKDAYS}
@@ -127,7 +128,7 @@ def answer_tokens(text: str, kind: Kind | None) -> set[str]:
     if kind == "duration":
         return durations(text)
     if kind in ("person", "place"):
-        return names_in(text)
+        return proper_names(text, acronyms=kind == "place")
     return set()
 
 
@@ -218,6 +219,20 @@ def states_answer(question: str, kind: Kind | None, sentences: Iterable[str]) ->
         return False
     asked = set(words(question)) | answer_tokens(question, kind)
     return any(answer_tokens(text, kind) - asked for text in sentences)
+
+
+def proper_names(text: str, acronyms: bool = True) -> set[str]:
+    """The names of :func:`names_in` without its numbers, folded; with ``acronyms`` False, without
+    words of at most three capitals either ("IA", "UE", "CEO": what a person's name is not)."""
+    found: set[str] = set()
+    for sentence in split_sentences(text):
+        tokens = re.findall(r"\w+", sentence.text)
+        for position, token in enumerate(tokens):
+            if token.isdigit() or len(token) < 2 or not capitalised(token, opens=position == 0):
+                continue
+            if acronyms or not (token.isupper() and len(token) <= 3):
+                found.add(fold(token))
+    return found
 
 
 def names_in(text: str) -> set[str]:

@@ -169,3 +169,15 @@ def test_cli_refuses_and_rejects_empty_question(indexed_cli: CliRunner) -> None:
     assert "do not contain the answer" in result.stdout and "Sources:" not in result.stdout
     empty = indexed_cli.invoke(app, ["ask"], input="   \n")
     assert empty.exit_code == 2 and "no question" in empty.stderr
+
+
+def test_when_an_article_was_published_is_answered_by_its_dateline(corpus_services: Any) -> None:
+    title = "OpenAI tenta la conquista di Hollywood con Sora"
+    english = corpus_services.answerer.ask(f'When was "{title}" published as an article?')
+    assert not english.refused and "25 Mar 2024" in english.text
+    assert [s.quote for s in english.sources] == ["da | 25 Mar 2024 | IA"]
+    assert_citations_verifiable(english)
+    asked = "Quando è stato pubblicato l'articolo sul modello Sora che ha lasciato senza parole?"
+    italian = corpus_services.answerer.ask(asked)
+    assert [s.quote for s in italian.sources] == ["date 2024-03"], "the scraped article's date marker"
+    assert_citations_verifiable(italian)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from assistant.answer.citations import VerifiedAnswer, is_refusal, verify_citations
+from assistant.answer.dateline import dateline
 from assistant.answer.evidence import confidence, gather, refuse
 from assistant.answer.extractive import Quote, compose_extractive
 from assistant.answer.followup import resolve
@@ -180,7 +181,8 @@ class Answerer:
         self, run: AnswerRun, query: str, hits: list[Hit], ranked: list[Ranked], strict: bool
     ) -> Generator[AnswerEvent, None, Answer]:
         most = self.settings.answer.extractive_sentences
-        composed = compose_extractive(query, run.language, ranked, max_sentences=most)
+        line = dateline(query, hits)  # "when was the article published?": its dateline, alone
+        composed = compose_extractive(query, run.language, [line] if line else ranked, max_sentences=most)
         if composed is None:
             return self._refusal(run, None, "extractive", "no passage sentence can be quoted")
         raw, quotes = composed
@@ -281,10 +283,9 @@ class Answerer:
 
 
 def _narrow_to_quotes(sources: list[Source], quotes: Sequence[Quote], hits: Sequence[Hit]) -> None:
-    """Point the sources of trimmed quotes at the trimmed text (a verbatim part of the verified quote)."""
+    """Point the sources of trimmed quotes (and of a dateline, part of its sentence) at the quoted
+    text, a verbatim part of the verified quote."""
     for quote in quotes:
-        if not (quote.cut_before or quote.cut_after):
-            continue
         hit = hits[quote.passage - 1]
         start, end = hit.start + quote.start, hit.start + quote.end
         for source in sources:

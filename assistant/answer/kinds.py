@@ -11,7 +11,7 @@ A definition question ("Qu'est-ce qu'un emploi franc ?") names the term it asks 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Literal
 
 from assistant.index.bm25 import tokenize
@@ -224,23 +224,23 @@ def states_answer(question: str, kind: Kind | None, sentences: Iterable[str]) ->
 def proper_names(text: str, acronyms: bool = True) -> set[str]:
     """The names of :func:`names_in` without its numbers, folded; with ``acronyms`` False, without
     words of at most three capitals either ("IA", "UE", "CEO": what a person's name is not)."""
-    found: set[str] = set()
-    for sentence in split_sentences(text):
-        tokens = re.findall(r"\w+", sentence.text)
-        for position, token in enumerate(tokens):
-            if token.isdigit() or len(token) < 2 or not capitalised(token, opens=position == 0):
-                continue
-            if acronyms or not (token.isupper() and len(token) <= 3):
-                found.add(fold(token))
-    return found
+    return {
+        fold(token)
+        for token in _written_as_names(text)
+        if not token.isdigit() and (acronyms or not (token.isupper() and len(token) <= 3))
+    }
 
 
 def names_in(text: str) -> set[str]:
     """Folded capitalised words that do not open a sentence (rough proper names), and numbers."""
-    found: set[str] = set()
+    return {fold(token) for token in _written_as_names(text)}
+
+
+def _written_as_names(text: str) -> Iterator[str]:
+    """The tokens of ``text`` as written that are numbers or capitalised where they do not open
+    their sentence (or capitalised inside: "OpenAI")."""
     for sentence in split_sentences(text):
         tokens = re.findall(r"\w+", sentence.text)
         for position, token in enumerate(tokens):
             if token.isdigit() or (len(token) > 1 and capitalised(token, opens=position == 0)):
-                found.add(fold(token))
-    return found
+                yield token

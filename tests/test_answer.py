@@ -181,3 +181,16 @@ def test_when_an_article_was_published_is_answered_by_its_dateline(corpus_servic
     italian = corpus_services.answerer.ask(asked)
     assert [s.quote for s in italian.sources] == ["date 2024-03"], "the scraped article's date marker"
     assert_citations_verifiable(italian)
+
+
+def test_a_person_named_before_a_bracketed_source_is_found_and_a_salary_nobody_states_is_refused(
+    corpus_services: Any,
+) -> None:
+    """ "Niko Felix, portavoce dell'azienda, ha dichiarato: (TechCrunch)" was left out as a heading, and
+    "Quel est le salaire de Sam Altman ?" was answered with a sentence about his ambition, its one
+    "number" being the company Meta (metà)."""
+    who = corpus_services.answerer.ask("Who is Niko Felix?")
+    assert not who.refused and "portavoce" in who.text
+    assert_citations_verifiable(who)
+    salary = corpus_services.answerer.ask("Quel est le salaire de Sam Altman ?")
+    assert salary.refused and salary.language == "fr"

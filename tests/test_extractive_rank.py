@@ -72,6 +72,11 @@ def ranked(text: str, score: float, passage: int = 1, language: str = "it", fits
         ("Qual è il prezzo dell'abbonamento?", "quantity"),
         ("Quelle est la résolution maximale des vidéos de Sora ?", "quantity"),  # a maximum is an amount
         ("Quel est l'âge minimum pour travailler ?", "quantity"),
+        ("Quel est le salaire de Sam Altman ?", "quantity"),  # an amount of money
+        ("What is Sam Altman's salary?", "quantity"),
+        ("Qual è il fatturato annuo di OpenAI?", "quantity"),
+        ("Quel est le chiffre d'affaires annuel d'OpenAI ?", "quantity"),
+        ("Why did the workers strike over salaries?", None),
         ("Qual è la durata massima di un video?", "duration"),
         ("How long does it take for the effects to show?", "duration"),  # "diversi anni" answers it
         ("How long can Sora videos be?", "duration"),
@@ -93,6 +98,8 @@ def test_a_sentence_fits_the_kind_of_question() -> None:
     assert not fits_kind("Il modello ha stupito tutti.", "date")
     assert fits_kind("Börte ebbe tre figli.", "quantity") and fits_kind("Costa 200.000 corone.", "quantity")
     assert not fits_kind("Il modello ha stupito tutti.", "quantity")
+    assert not fits_kind("Colossi come Meta e Google hanno presentato progetti.", "quantity"), "Meta is not metà"
+    assert fits_kind("Metà dei lavoratori teme l'IA.", "quantity") and fits_kind("Ne ha perso la metà.", "quantity")
     assert fits_kind("Ci vogliono diversi anni.", "duration") and fits_kind("L'aide dure trois mois.", "duration")
     assert not fits_kind("Un anno dopo il lancio di Sora, le critiche.", "duration"), "a unit alone says when"
     assert not fits_kind("Il modello ha stupito tutti.", "duration")
@@ -154,6 +161,23 @@ def test_a_first_sentence_that_is_also_the_title_is_quotable() -> None:
     text = "Tout dépend de la nature du logement. La personne propriétaire n'a pas droit au prêt."
     found = candidates([hit(text, language="fr").model_copy(update={"title": "Tout dépend de la nature du logement."})])
     assert found[0].text == "Tout dépend de la nature du logement."
+
+
+def test_a_source_in_brackets_after_the_final_punctuation_keeps_a_statement_quotable() -> None:
+    """ "Niko Felix, portavoce dell'azienda, ha dichiarato: (TechCrunch)" is who he is, not a heading;
+    a heading that ends in brackets stays a heading."""
+    text = (
+        "Niko Felix, portavoce dell’azienda, ha dichiarato: (TechCrunch)\n\n"
+        "Chambre des métiers et de l'artisanat (CMA)\n\n"
+        "OpenAI potrebbe diventare una società benefit (e perseguire il profitto)\n\n"
+        "Il programma è volontario."
+    )
+    found = candidates([hit(text, start=7)])
+    assert [s.text for s in found] == [
+        "Niko Felix, portavoce dell’azienda, ha dichiarato: (TechCrunch)",
+        "Il programma è volontario.",
+    ]
+    assert all(text[s.start : s.end] == s.text for s in found)
 
 
 def test_bm25_of_the_pool_prefers_the_sentence_with_the_questions_rare_stems() -> None:

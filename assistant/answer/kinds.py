@@ -46,7 +46,10 @@ _KINDS: list[tuple[Kind, re.Pattern[str]]] = [
             r"\bhow (old|tall|high|far)\b|\bper (second|minute|hour)\b|"
             r"\b(what|which) (is the )?(price|cost|rate|frame rate)\b|"
             r"\bqual e (il prezzo|il costo)\b|\bquel est (le prix|le cout)\b|"
-            r"\b(maximum|minimum|maximale?s?|minimale?s?|maximaux|minimaux|massim[oaie]|minim[oaie])\b"
+            r"\b(maximum|minimum|maximale?s?|minimale?s?|maximaux|minimaux|massim[oaie]|minim[oaie])\b|"
+            r"^(what|which) (is|was|are|were)\b.*\b(salary|salaries|revenue|revenues|turnover|budget)\b|"
+            r"^(qual|quale|quali) (e|era|sono|erano)\b.*\b(stipendio|stipendi|fatturato|ricavi|budget)\b|"
+            r"^(quel|quelle|quels|quelles) (est|etait|sont|etaient)\b.*\b(salaire|salaires|chiffre d affaires|budget)\b"
         ),
     ),
     (
@@ -103,9 +106,8 @@ def fits_kind(sentence: str, kind: Kind | None) -> bool:
     """Whether the sentence can answer that kind of question (has a date, a number, a name)."""
     if kind is None:
         return True
-    folded = words(sentence)
     if kind == "quantity":
-        return bool(re.search(r"\d", sentence)) or any(w in NUMBER_WORDS for w in folded)
+        return bool(re.search(r"\d", sentence)) or bool(answer_tokens(sentence, kind))
     if kind == "duration":
         return bool(answer_tokens(sentence, kind))
     if kind == "date":
@@ -116,15 +118,16 @@ def fits_kind(sentence: str, kind: Kind | None) -> bool:
 def answer_tokens(text: str, kind: Kind | None) -> set[str]:
     """The tokens of ``text`` that can be what a question of this kind asks for (folded): years,
     months, days of the week, clock times and relative dates ("lo scorso anno") for a date, numbers
-    for a quantity, amounts of time for a duration (:func:`durations`), names for a place
-    and, short acronyms ("IA", "CEO") left out, for a person (:func:`proper_names`)."""
+    for a quantity (a number word written as a name is a name: "Meta" is not "metà"), amounts of
+    time for a duration (:func:`durations`), names for a place and, short acronyms ("IA", "CEO")
+    left out, for a person (:func:`proper_names`)."""
     if kind == "date":
         folded = words(text)
         found = {w for w in folded if _YEAR_WORD.fullmatch(w) or w in MONTHS or w in WEEKDAYS}
         found |= {m.group() for m in _CLOCK.finditer(text)}
         return found | {m.group() for m in _RELATIVE_DATE.finditer(" ".join(folded))}
     if kind == "quantity":
-        return {w for w in words(text) if any(ch.isdigit() for ch in w) or w in NUMBER_WORDS}
+        return {w for w in words(text) if any(ch.isdigit() for ch in w) or w in NUMBER_WORDS} - proper_names(text)
     if kind == "duration":
         return durations(text)
     if kind in ("person", "place"):

@@ -72,6 +72,8 @@ MIN_WORDS = 4
 """Shorter sentences (captions, list stubs) are not quoted."""
 HEADING_WORDS = 15
 """A line without final punctuation and at most this many words is a heading, not a statement."""
+FINAL_PUNCTUATION = ".!…;:"
+"""What ends a statement (a heading ends without it)."""
 
 _BM25_K1, _BM25_B = 1.2, 0.75
 
@@ -160,11 +162,17 @@ def candidates(hits: Sequence[Hit]) -> list[Sentence]:
 
 
 def _quotable(text: str) -> bool:
-    """Not a question, not a stub, and not a heading (a short line without final punctuation)."""
+    """Not a question, not a stub, and not a heading (a short line without final punctuation).
+
+    A source in brackets after the final punctuation ("…, ha dichiarato: (TechCrunch)") leaves a
+    statement a statement; a bracket that ends a heading ("Chambre des métiers (CMA)") does not."""
     stripped = text.rstrip("\"'”’»)] ")
     if len(words(text)) < MIN_WORDS or stripped.endswith("?"):
         return False
-    return stripped[-1:] in ".!…;:" or len(words(text)) > HEADING_WORDS
+    opening = text.rfind("(")
+    if opening > 0 and text.rstrip().endswith(")"):
+        stripped = text[:opening].rstrip("\"'”’» ") or stripped
+    return stripped[-1:] in FINAL_PUNCTUATION or len(words(text)) > HEADING_WORDS
 
 
 def rank(

@@ -183,7 +183,7 @@ def test_when_an_article_was_published_is_answered_by_its_dateline(corpus_servic
     assert_citations_verifiable(italian)
 
 
-def test_a_person_named_before_a_bracketed_source_is_found_and_a_salary_nobody_states_is_refused(
+def test_a_person_named_before_a_bracketed_source_is_found_and_amounts_nobody_states_are_refused(
     corpus_services: Any,
 ) -> None:
     """ "Niko Felix, portavoce dell'azienda, ha dichiarato: (TechCrunch)" was left out as a heading, and
@@ -194,3 +194,5 @@ def test_a_person_named_before_a_bracketed_source_is_found_and_a_salary_nobody_s
     assert_citations_verifiable(who)
     salary = corpus_services.answerer.ask("Quel est le salaire de Sam Altman ?")
     assert salary.refused and salary.language == "fr"
+    signed = corpus_services.answerer.ask("Combien d'artistes ont signé la lettre ouverte ?")
+    assert signed.refused, "the one number close by is the exhibition's 'trois semaines'"

@@ -108,6 +108,13 @@ def test_a_sentence_fits_the_kind_of_question() -> None:
     assert fits_kind("Anything at all.", None)
 
 
+def test_a_count_of_weeks_does_not_answer_how_many_artists() -> None:
+    artists = "Combien d'artistes ont signé la lettre ouverte ?"
+    assert not states_answer(artists, "quantity", ["L'exposition se déroulera sur trois semaines."])
+    assert states_answer(artists, "quantity", ["Trois artistes ont exposé pendant deux semaines."])
+    assert states_answer("Quanti anni ha regnato?", "quantity", ["Ha regnato per tre anni."]), "years asked"
+
+
 def test_numbers_and_short_acronyms_do_not_answer_who() -> None:
     sentence = "L’intenzione dell’amministratore delegato di OpenAI è chiara: 150 accordi legati all’IA."
     who = "Chi è l'amministratore delegato di OpenAI?"

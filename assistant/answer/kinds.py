@@ -221,7 +221,15 @@ def states_answer(question: str, kind: Kind | None, sentences: Iterable[str]) ->
     if kind is None:
         return False
     asked = set(words(question)) | answer_tokens(question, kind)
+    if kind == "quantity" and not asked & TIME_UNITS:
+        return any(answer_tokens(text, kind) - asked - _counted_time(text) for text in sentences)
     return any(answer_tokens(text, kind) - asked for text in sentences)
+
+
+def _counted_time(text: str) -> set[str]:
+    """The numbers of ``text`` that count units of time ("trois" in "sur trois semaines"): an amount
+    of time, which answers how many artists no more than how long a video is answers how many."""
+    return {amount.split()[0] for amount in durations(text)}
 
 
 def proper_names(text: str, acronyms: bool = True) -> set[str]:

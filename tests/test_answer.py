@@ -196,3 +196,13 @@ def test_a_person_named_before_a_bracketed_source_is_found_and_amounts_nobody_st
     assert salary.refused and salary.language == "fr"
     signed = corpus_services.answerer.ask("Combien d'artistes ont signé la lettre ouverte ?")
     assert signed.refused, "the one number close by is the exhibition's 'trois semaines'"
+
+
+def test_who_leads_a_company_the_articles_only_mention_is_refused(corpus_services: Any) -> None:
+    """The articles name Hugging Face (where Sora leaked) and OpenAI's people, never Hugging Face's."""
+    for question in ("Who is the CEO of Hugging Face?", "Chi ha fondato Hugging Face?"):
+        answer = corpus_services.answerer.ask(question)
+        assert answer.refused, question
+        assert any("states the person" in note for note in answer.notes), answer.notes
+    coo = corpus_services.answerer.ask("Who is OpenAI's COO?")
+    assert not coo.refused and "Lightcap" in coo.text

@@ -134,12 +134,25 @@ def test_only_what_the_question_does_not_hold_counts_and_only_the_best_sentences
     assert states_kind("Quando è uscita la rivista?", [*late[:-1], dated])
 
 
-@pytest.mark.parametrize(
-    "question", ["Chi ha fondato Hugging Face?", "Dove si trovano i proplastidi?", "Che cosa ha detto OpenAI?"]
-)
-def test_people_places_and_untyped_questions_are_not_vetoed(question: str) -> None:
+@pytest.mark.parametrize("question", ["Dove si trovano i proplastidi?", "Che cosa ha detto OpenAI?"])
+def test_places_and_untyped_questions_are_not_vetoed(question: str) -> None:
     """Their answers cannot be told by their form ("nel meristema" answers a "dove")."""
     assert states_kind(question, [ranked("una frase qualsiasi senza nomi né numeri.", 0.9, True)])
+
+
+def test_a_who_question_needs_someone_named_beside_what_it_asks_about() -> None:
+    """ "Who is the CEO of Hugging Face?" over a sentence on Hugging Face that names nobody and one
+    that names OpenAI's CEO: the documents do not say who Hugging Face's CEO is."""
+    about = ranked("La notizia è emersa su Hugging Face, una piattaforma nota per ospitare modelli AI.", 0.9, False)
+    other = ranked("Nonostante le difficoltà, Sam Altman, CEO di OpenAI, ha annunciato un aggiornamento.", 0.88, False)
+    present = {"la", "notizia", "hugging", "face", "sam", "altman", "ceo", "openai"}
+    assert not states_kind("Who is the CEO of Hugging Face?", [about, other], present)
+    assert states_kind("Who is OpenAI's CEO?", [about, other], present), "Sam Altman beside OpenAI"
+    led = ranked("Hugging Face è guidata da Clément Delangue, il suo fondatore.", 0.85, False)
+    assert states_kind("Who is the CEO of Hugging Face?", [about, other, led], present | {"clement", "delangue"})
+    translated = ranked("Nel 1973 la Danimarca, guidata da Anker Jørgensen, entrò nella CEE.", 0.85, False)
+    assert states_kind("Who led Denmark when it joined?", [translated], {"danimarca"}), "a name no passage holds"
+    assert not states_kind("Chi ha fondato Hugging Face?", [about], present), "no one named at all"
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,8 @@ a real answer. The decision reads these signals:
 - ``states_kind``: for a question that asks for a quantity, a date or a duration (:data:`VETO_KINDS`),
   whether one of the :data:`KIND_DEPTH` best-ranked sentences states one that the question does not
   already hold (a number for "How much does Sora cost per month?", a year or a month for "when", a
-  number or quantifier before a unit of time for "how long");
+  number or quantifier before a unit of time for "how long"); for a "who" question, whether one of
+  them names someone the question does not, beside one of the question's names the passages hold;
 - ``introduces``: for a question asking who a named person is, whether the best sentence names
   them (:func:`introduces`);
 - ``names_term``: for a definition question ("Qu'est-ce qu'un emploi franc ?") whose term holds no
@@ -35,10 +36,17 @@ the confidence with the strictness setting.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from assistant.answer.kinds import defined_term, identity_names, names_in, question_kind, states_answer
+from assistant.answer.kinds import (
+    defined_term,
+    identity_names,
+    names_in,
+    names_someone,
+    question_kind,
+    states_answer,
+)
 from assistant.answer.rank import CROSS_LINGUAL_OFFSET, Ranked, coverage, relation_words
 from assistant.index.bm25 import tokenize
 from assistant.models import Hit
@@ -49,9 +57,12 @@ PASSAGES_READ = 3
 VETO_KINDS = ("quantity", "date", "duration")
 """The kinds whose answers can be told by their form (digits, number words, years, months, units of
 time: "How long can Sora's videos be?" over articles that never give a length). A
-person's or a place's answer is told only by capitals, and "Dove si trovano i proplastidi?" is
+place's answer is told only by capitals, and "Dove si trovano i proplastidi?" is
 answered by "nel meristema": on qa-dev's report half the veto on places refused one question
-answered right."""
+answered right. A person's answer is vetoed apart, by a name beside the question's names
+(:func:`~assistant.answer.kinds.names_someone`): a name alone among the three best sentences
+("Brad Lightcap" for "Who is the CEO of Hugging Face?") vetoed no question of the Sora set or of
+qa-dev's tune half, as some close sentence always names someone."""
 IDENTITY_FLOOR = 0.5
 """The confidence at least of a "who is <name>" question whose best sentence names the person
 (``introduces``): its few words leave the cosines little to match ("Qui est Neal Mohan ?" scored
@@ -120,19 +131,24 @@ def gather(question: str, language: str, hits: Sequence[Hit], ranked: Sequence[R
         ),
         relation=related,
         names=len(names & present) / len(names) if names else 1.0,
-        states_kind=states_kind(question, ranked),
+        states_kind=states_kind(question, ranked, present),
         names_term=names_term(question, language, read),
         introduces=introduces(question, ranked),
     )
 
 
-def states_kind(question: str, ranked: Sequence[Ranked]) -> bool:
+def states_kind(question: str, ranked: Sequence[Ranked], present: Collection[str] = ()) -> bool:
     """Whether one of the :data:`KIND_DEPTH` best sentences states what the question asks for (a
-    quantity, a date) beyond what the question holds; True for a question of another kind or none."""
+    quantity, a date) beyond what the question holds, or, for a "who" question, names someone
+    beside the question's names that the passages read (their words: ``present``) hold
+    (:func:`~assistant.answer.kinds.names_someone`); True for a question of another kind or none."""
     kind = question_kind(question)
+    best = [r.sentence.text for r in ranked[:KIND_DEPTH]]
+    if kind == "person":
+        return names_someone(question, best, present)
     if kind not in VETO_KINDS:
         return True
-    return states_answer(question, kind, (r.sentence.text for r in ranked[:KIND_DEPTH]))
+    return states_answer(question, kind, best)
 
 
 def names_term(question: str, language: str, read: Sequence[Hit]) -> bool:

@@ -198,11 +198,14 @@ def test_a_person_named_before_a_bracketed_source_is_found_and_amounts_nobody_st
     assert signed.refused, "the one number close by is the exhibition's 'trois semaines'"
 
 
-def test_who_leads_a_company_the_articles_only_mention_is_refused(corpus_services: Any) -> None:
-    """The articles name Hugging Face (where Sora leaked) and OpenAI's people, never Hugging Face's."""
-    for question in ("Who is the CEO of Hugging Face?", "Chi ha fondato Hugging Face?"):
+def test_what_the_articles_never_say_of_a_company_they_mention_is_refused(corpus_services: Any) -> None:
+    """The articles name Hugging Face (where Sora leaked) and OpenAI's people and numbers, never
+    Hugging Face's."""
+    asked = {"Who is the CEO of Hugging Face?": "person", "Chi ha fondato Hugging Face?": "person"}
+    asked["Quanti dipendenti ha Hugging Face?"] = "quantity"
+    for question, kind in asked.items():
         answer = corpus_services.answerer.ask(question)
         assert answer.refused, question
-        assert any("states the person" in note for note in answer.notes), answer.notes
+        assert any(f"states the {kind}" in note for note in answer.notes), answer.notes
     coo = corpus_services.answerer.ask("Who is OpenAI's COO?")
     assert not coo.refused and "Lightcap" in coo.text

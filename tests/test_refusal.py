@@ -145,14 +145,31 @@ def test_a_who_question_needs_someone_named_beside_what_it_asks_about() -> None:
     that names OpenAI's CEO: the documents do not say who Hugging Face's CEO is."""
     about = ranked("La notizia è emersa su Hugging Face, una piattaforma nota per ospitare modelli AI.", 0.9, False)
     other = ranked("Nonostante le difficoltà, Sam Altman, CEO di OpenAI, ha annunciato un aggiornamento.", 0.88, False)
-    present = {"la", "notizia", "hugging", "face", "sam", "altman", "ceo", "openai"}
-    assert not states_kind("Who is the CEO of Hugging Face?", [about, other], present)
-    assert states_kind("Who is OpenAI's CEO?", [about, other], present), "Sam Altman beside OpenAI"
+    passages = [hit("it", 0.9, f"{about.sentence.text} {other.sentence.text}")]
+    assert not states_kind("Who is the CEO of Hugging Face?", [about, other], passages)
+    assert states_kind("Who is OpenAI's CEO?", [about, other], passages), "Sam Altman beside OpenAI"
     led = ranked("Hugging Face è guidata da Clément Delangue, il suo fondatore.", 0.85, False)
-    assert states_kind("Who is the CEO of Hugging Face?", [about, other, led], present | {"clement", "delangue"})
+    assert states_kind("Who is the CEO of Hugging Face?", [about, other, led], passages)
+    assert not states_kind("Chi ha fondato Hugging Face?", [about], passages), "no one named at all"
     translated = ranked("Nel 1973 la Danimarca, guidata da Anker Jørgensen, entrò nella CEE.", 0.85, False)
-    assert states_kind("Who led Denmark when it joined?", [translated], {"danimarca"}), "a name no passage holds"
-    assert not states_kind("Chi ha fondato Hugging Face?", [about], present), "no one named at all"
+    joined = [hit("it", 0.9, translated.sentence.text)]
+    assert states_kind("Who led Denmark when it joined?", [translated], joined), "a name no passage holds"
+
+
+def test_an_amount_or_date_counts_only_on_the_questions_subject() -> None:
+    """ "Quanti dipendenti ha Hugging Face?" is not answered by "Centinaia di artisti…"; a sentence
+    that leaves its subject unnamed counts when its document's title names it."""
+    about = ranked("La notizia è emersa su Hugging Face, una piattaforma per modelli AI.", 0.9, True)
+    artists = ranked("Centinaia di artisti hanno influenzato lo sviluppo del modello.", 0.85, True)
+    passages = [hit("it", 0.9, f"{about.sentence.text} {artists.sentence.text}")]
+    assert not states_kind("Quanti dipendenti ha Hugging Face?", [about, artists], passages)
+    assert states_kind("Quanti artisti hanno influenzato il modello?", [about, artists], passages), "no name held"
+    killed = ranked("Le sue campagne uccisero forse da 10 a 15 milioni di persone.", 0.85, True)
+    khan = [hit("it", 0.9, f"Genghis Khan conquistò la Persia. {killed.sentence.text}").model_copy(
+        update={"title": "Gengis Khan"})]  # fmt: skip
+    assert states_kind("Quante persone ha ucciso Genghis Khan in Persia?", [killed], khan), "the title names him"
+    untitled = [khan[0].model_copy(update={"title": "Storia dell’Asia"})]
+    assert not states_kind("Quante persone ha ucciso Genghis Khan in Persia?", [killed], untitled)
 
 
 @pytest.mark.parametrize(

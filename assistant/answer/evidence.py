@@ -36,7 +36,7 @@ the confidence with the strictness setting.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.answer.kinds import (
@@ -44,6 +44,7 @@ from assistant.answer.kinds import (
     identity_names,
     names_in,
     names_someone,
+    proper_names,
     question_kind,
     states_answer,
 )
@@ -131,24 +132,43 @@ def gather(question: str, language: str, hits: Sequence[Hit], ranked: Sequence[R
         ),
         relation=related,
         names=len(names & present) / len(names) if names else 1.0,
-        states_kind=states_kind(question, ranked, present),
+        states_kind=states_kind(question, ranked, hits),
         names_term=names_term(question, language, read),
         introduces=introduces(question, ranked),
     )
 
 
-def states_kind(question: str, ranked: Sequence[Ranked], present: Collection[str] = ()) -> bool:
-    """Whether one of the :data:`KIND_DEPTH` best sentences states what the question asks for (a
-    quantity, a date) beyond what the question holds, or, for a "who" question, names someone
-    beside the question's names that the passages read (their words: ``present``) hold
-    (:func:`~assistant.answer.kinds.names_someone`); True for a question of another kind or none."""
+def states_kind(question: str, ranked: Sequence[Ranked], hits: Sequence[Hit] = ()) -> bool:
+    """Whether one of the :data:`KIND_DEPTH` best sentences that are on the question's subject
+    (:func:`on_subject`) states what the question asks for beyond what the question holds: a
+    quantity, a date or a duration (:data:`VETO_KINDS`), or, for a "who" question, someone it does
+    not name (:func:`~assistant.answer.kinds.names_someone`). True for a question of another kind or none."""
     kind = question_kind(question)
-    best = [r.sentence.text for r in ranked[:KIND_DEPTH]]
-    if kind == "person":
-        return names_someone(question, best, present)
-    if kind not in VETO_KINDS:
+    if kind != "person" and kind not in VETO_KINDS:
         return True
-    return states_answer(question, kind, best)
+    best = [r.sentence.text for r in on_subject(question, ranked[:KIND_DEPTH], hits)]
+    return names_someone(question, best) if kind == "person" else states_answer(question, kind, best)
+
+
+def on_subject(question: str, ranked: Sequence[Ranked], hits: Sequence[Hit]) -> list[Ranked]:
+    """The sentences of ``ranked`` that name, themselves or in their document's title, one of the
+    question's names (short acronyms left out) that the :data:`PASSAGES_READ` best passages hold;
+    all of them when those passages hold none (a name translated: "Denmark" over "Danimarca").
+
+    "Quanti dipendenti ha Hugging Face?" is not answered by "Centinaia di artisti…", nor "Who is the
+    CEO of Hugging Face?" by a sentence naming OpenAI's. The title stands for the subject a
+    sentence leaves unnamed ("Egli…" in the article "Gengis Khan")."""
+    read = [h for h in hits if not h.boilerplate][:PASSAGES_READ]
+    present = {w for h in read for w in words(h.text)}
+    held = {name for name in proper_names(question, acronyms=False) if name in present}
+    if not held:
+        return list(ranked)
+
+    def title(r: Ranked) -> str:
+        number = r.sentence.passage
+        return (hits[number - 1].title or "") if 0 < number <= len(hits) else ""
+
+    return [r for r in ranked if held & set(words(f"{r.sentence.text} {title(r)}"))]
 
 
 def names_term(question: str, language: str, read: Sequence[Hit]) -> bool:

@@ -11,7 +11,7 @@ A definition question ("Qu'est-ce qu'un emploi franc ?") names the term it asks 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Literal
 
 from assistant.index.bm25 import tokenize
@@ -226,19 +226,11 @@ def states_answer(question: str, kind: Kind | None, sentences: Iterable[str]) ->
     return any(answer_tokens(text, kind) - asked for text in sentences)
 
 
-def names_someone(question: str, sentences: Iterable[str], present: Collection[str]) -> bool:
+def names_someone(question: str, sentences: Iterable[str]) -> bool:
     """Whether one of ``sentences`` names a person that ``question`` does not name (a proper name,
-    short acronyms left out), in a sentence that also names one of the question's names that
-    ``present`` (the words of the passages read) holds.
-
-    "Who is the CEO of Hugging Face?" is answered neither by a sentence on Hugging Face that names
-    nobody nor by one naming OpenAI's CEO. A question whose names no passage holds (translated:
-    "Denmark" over "Danimarca") is held to none of them."""
+    short acronyms left out: "IA", "CEO")."""
     asked = set(words(question))
-    held = {name for name in proper_names(question, acronyms=False) if name in present}
-    return any(
-        (not held or held & set(words(text))) and bool(answer_tokens(text, "person") - asked) for text in sentences
-    )
+    return any(answer_tokens(text, "person") - asked for text in sentences)
 
 
 def _counted_time(text: str) -> set[str]:

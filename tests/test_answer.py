@@ -209,3 +209,5 @@ def test_what_the_articles_never_say_of_a_company_they_mention_is_refused(corpus
         assert any(f"states the {kind}" in note for note in answer.notes), answer.notes
     coo = corpus_services.answerer.ask("Who is OpenAI's COO?")
     assert not coo.refused and "Lightcap" in coo.text
+    actor = corpus_services.answerer.ask("Chi è Ashton Kutcher?")
+    assert not actor.refused and "l'acteur Ashton Kutcher" in actor.text, "who he is, not another name"

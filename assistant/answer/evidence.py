@@ -142,10 +142,11 @@ def states_kind(question: str, ranked: Sequence[Ranked], hits: Sequence[Hit] = (
     """Whether one of the :data:`KIND_DEPTH` best sentences that are on the question's subject
     (:func:`on_subject`) states what the question asks for beyond what the question holds: a
     quantity, a date or a duration (:data:`VETO_KINDS`), or, for a "who" question, someone it does
-    not name (:func:`~assistant.answer.kinds.names_someone`). True for a question of another kind or none."""
+    not name (:func:`~assistant.answer.kinds.names_someone`). True for a question of another kind or
+    none, and for one asking who a named person is (:func:`~assistant.answer.kinds.identity_names`)."""
     kind = question_kind(question)
-    if kind != "person" and kind not in VETO_KINDS:
-        return True
+    if (kind != "person" and kind not in VETO_KINDS) or identity_names(question):
+        return True  # "Qui est Neal Mohan ?" is answered by what he is, not by another name
     best = [r.sentence.text for r in on_subject(question, ranked[:KIND_DEPTH], hits)]
     return names_someone(question, best) if kind == "person" else states_answer(question, kind, best)
 

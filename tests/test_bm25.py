@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.index.bm25 import BM25Index, query_terms, tokenize
+from assistant.index.bm25 import BM25Index, query_term_groups, query_terms, tokenize
 
 PASSAGES = {
     "it-1": ("Brad Lightcap, COO di OpenAI, ha detto che Sora è stato lanciato troppo presto.", "it"),
@@ -51,6 +51,22 @@ def test_scores_are_okapi_bm25_and_only_matching_chunks_are_returned() -> None:
     for doc_id, score in expected.items():
         assert found[doc_id] == pytest.approx(score, rel=1e-5)
     assert [doc_id for doc_id, _ in index.search(terms, k=2)] == sorted(expected, key=lambda d: -expected[d])[:2]
+
+
+def test_term_shares_weigh_each_question_word_by_its_rarity() -> None:
+    """ "Sora" is in four passages of five, "Lightcap" in two: a passage that holds only "Sora" holds
+    little of the question's weight. A word counts once, however many stems it has ("sor", "sora")."""
+    index = build()
+    groups = query_term_groups("Lightcap Sora")
+    assert groups == [["lightcap"], ["sor", "sora"]]
+    shares = index.term_shares(groups, ["it-1", "it-2", "en-2", "missing"])
+    assert set(shares) == {"it-1", "it-2", "en-2"}, "ids not in the index are left out"
+    assert shares["it-1"] == pytest.approx(1.0) and shares["en-2"] == 0.0
+    n, rare, common = 5, 2, 4
+    idf_rare, idf_common = (np.log(1 + (n - df + 0.5) / (df + 0.5)) for df in (rare, common))
+    assert shares["it-2"] == pytest.approx(idf_common / (idf_rare + idf_common)) and shares["it-2"] < 0.5
+    assert index.term_shares([["nothing"]], ["it-1"]) == {"it-1": 0.0}
+    assert query_terms("Lightcap Sora") == ["lightcap", "sor", "sora"]
 
 
 def test_ties_keep_index_order_even_at_the_cut() -> None:

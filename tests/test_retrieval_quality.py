@@ -52,7 +52,8 @@ def test_bm25_counts_fully_when_some_candidate_is_in_the_questions_language() ->
 def test_a_question_in_no_passages_language_is_ranked_by_the_dense_side(corpus_services: Any) -> None:
     """The shipped corpus is Italian and French: an English question's hybrid ranking is its dense one,
     while an Italian question's fusion still adds BM25's reciprocal ranks."""
-    from assistant.answer.retrieve import BOILERPLATE_WEIGHT
+    from assistant.answer.retrieve import BOILERPLATE_WEIGHT, TERM_SHARE_POWER
+    from assistant.index.bm25 import query_term_groups
 
     rrf = corpus_services.settings.retrieval.rrf_k
 
@@ -64,8 +65,13 @@ def test_a_question_in_no_passages_language_is_ranked_by_the_dense_side(corpus_s
     dense = corpus_services.search(english, k=5, mode="dense").hits
     assert [h.chunk_id for h in hybrid] == [h.chunk_id for h in dense]
     assert all(h.score == pytest.approx(weight(h) / (rrf + h.dense_rank)) for h in hybrid if h.dense_rank)
-    italian = corpus_services.search("Chi è il COO di OpenAI?", k=5, mode="hybrid").hits
+    asked = "Chi è il COO di OpenAI?"
+    italian = corpus_services.search(asked, k=5, mode="hybrid").hits
     both = [h for h in italian if h.dense_rank and h.bm25_rank]
-    assert both and all(
-        h.score == pytest.approx(weight(h) * (1 / (rrf + h.dense_rank) + 1 / (rrf + h.bm25_rank))) for h in both
-    )
+    shares = corpus_services.retriever.index.bm25().term_shares(query_term_groups(asked), [h.chunk_id for h in both])
+
+    def fused(h: Any) -> float:
+        return weight(h) * (1 / (rrf + h.dense_rank) + shares[h.chunk_id] ** TERM_SHARE_POWER / (rrf + h.bm25_rank))
+
+    assert both and all(h.score == pytest.approx(fused(h)) for h in both)
+    assert any(0 < shares[h.chunk_id] < 1 for h in both), "a passage holding part of the question's weight counts less"

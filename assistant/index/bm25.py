@@ -39,13 +39,16 @@ def tokenize(text: str, language: str) -> list[str]:
 
 def query_terms(text: str) -> list[str]:
     """Stems of a question under every supported language (the union, deduplicated)."""
+    return list(dict.fromkeys(stem for group in query_term_groups(text) for stem in group))
+
+
+def query_term_groups(text: str) -> list[list[str]]:
+    """The question's words (stop words left out, each once), each as its stems under every
+    supported language: "Sora" is ``["sor", "sora"]``, one word however many stems."""
     stop = set().union(*(stopwords(lang) for lang in _STEMMERS))
-    kept = [w for w in words(text) if (w not in stop and len(w) > 1) or w.isdigit()]
-    terms: dict[str, None] = {}
-    for lang in _STEMMERS:
-        for stem in _stemmer(lang).stemWords(kept):
-            terms[stem] = None
-    return list(terms)
+    kept = list(dict.fromkeys(w for w in words(text) if (w not in stop and len(w) > 1) or w.isdigit()))
+    stems = [_stemmer(lang).stemWords(kept) for lang in _STEMMERS]
+    return [list(dict.fromkeys(variants)) for variants in zip(*stems, strict=True)]
 
 
 class BM25Index:
@@ -160,6 +163,36 @@ class BM25Index:
             matched = matched[scores[matched] >= kth]
         top = matched[np.lexsort((matched, -scores[matched]))][:k]  # by score, ties by position
         return [(self.ids[i], float(scores[i])) for i in top]
+
+    def term_shares(self, groups: Sequence[Sequence[str]], ids: Iterable[str]) -> dict[str, float]:
+        """For each chunk id of ``ids`` (those in the index), the share of the question's weight that
+        its terms hold: each of the question's words (``groups``, its stems: :func:`query_term_groups`)
+        is held by the chunks holding any of its stems and weighs the inverse of their number, as BM25
+        weighs a term. 1 for a chunk holding every word, 0 for one holding none, and 0 for
+        all when no word is in the index.
+
+        What a BM25 match is worth as evidence: a chunk that matches only "Sora" in a corpus about
+        Sora holds little of the question's weight, however often it repeats it."""
+        n = len(self.ids)
+        row_of: dict[str, int] | None = getattr(self, "_row_of", None)
+        if row_of is None:
+            row_of = self._row_of = {cid: row for row, cid in enumerate(self.ids)}
+        wanted = {cid: row_of[cid] for cid in ids if cid in row_of}
+        rows = np.fromiter(wanted.values(), dtype=np.int64, count=len(wanted))
+        held = np.zeros(len(rows), dtype=np.float64)
+        total = 0.0
+        for group in groups:
+            positions = [self._vocabulary[stem] for stem in dict.fromkeys(group) if stem in self._vocabulary]
+            if not positions:
+                continue
+            postings = [self._docs[self._offsets[p] : self._offsets[p + 1]] for p in positions]
+            holders = np.unique(np.concatenate(postings))
+            df = float(len(holders))
+            idf = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+            total += idf
+            held += idf * np.isin(rows, holders)
+        shares = held / total if total > 0 else held
+        return {cid: float(share) for cid, share in zip(wanted, shares, strict=True)}
 
     def save(self, path: Path) -> None:
         """Write the index to ``path`` (a ``.npz`` file), atomically."""

@@ -67,6 +67,12 @@ def test_term_shares_weigh_each_question_word_by_its_rarity() -> None:
     assert shares["it-2"] == pytest.approx(idf_common / (idf_rare + idf_common)) and shares["it-2"] < 0.5
     assert index.term_shares([["nothing"]], ["it-1"]) == {"it-1": 0.0}
     assert query_terms("Lightcap Sora") == ["lightcap", "sor", "sora"]
+    assert index.term_shares(query_term_groups("Sora Soras Lightcap"), ["it-2"]) == shares_once(index)
+
+
+def shares_once(index: BM25Index) -> dict[str, float]:
+    """Words sharing a stem count once: "Sora Soras Lightcap" weighs as "Sora Lightcap"."""
+    return index.term_shares(query_term_groups("Sora Lightcap"), ["it-2"])
 
 
 def test_ties_keep_index_order_even_at_the_cut() -> None:

@@ -77,6 +77,9 @@ def ranked(text: str, score: float, passage: int = 1, language: str = "it", fits
         ("Qual è il fatturato annuo di OpenAI?", "quantity"),
         ("Quel est le chiffre d'affaires annuel d'OpenAI ?", "quantity"),
         ("Why did the workers strike over salaries?", None),
+        ("What's Sam Altman's salary?", "quantity"),
+        ("What was the reason for the budget cuts?", None),
+        ("Qual è stato l'impatto sul fatturato?", None),
         ("Qual è la durata massima di un video?", "duration"),
         ("How long does it take for the effects to show?", "duration"),  # "diversi anni" answers it
         ("How long can Sora videos be?", "duration"),
@@ -111,8 +114,11 @@ def test_a_sentence_fits_the_kind_of_question() -> None:
 def test_a_count_of_weeks_does_not_answer_how_many_artists() -> None:
     artists = "Combien d'artistes ont signé la lettre ouverte ?"
     assert not states_answer(artists, "quantity", ["L'exposition se déroulera sur trois semaines."])
-    assert states_answer(artists, "quantity", ["Trois artistes ont exposé pendant deux semaines."])
+    assert states_answer(artists, "quantity", ["Trois artistes ont exposé pendant trois semaines."]), "one counts them"
     assert states_answer("Quanti anni ha regnato?", "quantity", ["Ha regnato per tre anni."]), "years asked"
+    for price in ("Sora costa 20 € al mese.", "Sora Pro costs $200/month.", "L'abbonamento costa 20 dollari al mese."):
+        assert states_answer("Quanto costa Sora?", "quantity", [price]), "a price per month is an amount"
+        assert states_answer("How much does Sora cost per month?", "quantity", [price])
 
 
 def test_numbers_and_short_acronyms_do_not_answer_who() -> None:
@@ -177,12 +183,14 @@ def test_a_source_in_brackets_after_the_final_punctuation_keeps_a_statement_quot
         "Niko Felix, portavoce dell’azienda, ha dichiarato: (TechCrunch)\n\n"
         "Chambre des métiers et de l'artisanat (CMA)\n\n"
         "OpenAI potrebbe diventare una società benefit (e perseguire il profitto)\n\n"
-        "Il programma è volontario."
+        "Il programma è volontario.\n\n"
+        "Sora è stato presentato a febbraio (finalmente!)"
     )
     found = candidates([hit(text, start=7)])
     assert [s.text for s in found] == [
         "Niko Felix, portavoce dell’azienda, ha dichiarato: (TechCrunch)",
         "Il programma è volontario.",
+        "Sora è stato presentato a febbraio (finalmente!)",
     ]
     assert all(text[s.start : s.end] == s.text for s in found)
 

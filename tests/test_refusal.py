@@ -151,6 +151,8 @@ def test_a_who_question_needs_someone_named_beside_what_it_asks_about() -> None:
     led = ranked("Hugging Face è guidata da Clément Delangue, il suo fondatore.", 0.85, False)
     assert states_kind("Who is the CEO of Hugging Face?", [about, other, led], passages)
     assert not states_kind("Chi ha fondato Hugging Face?", [about], passages), "no one named at all"
+    facing = ranked("OpenAI fait face à Sam Altman et à ses critiques.", 0.87, False)
+    assert not states_kind("Who is the CEO of Hugging Face?", [about, facing], passages), "'face' is not Face"
     kutcher = ranked("Plusieurs personnalités hollywoodiennes, dont l'acteur Ashton Kutcher, testent Sora.", 0.8, False)
     assert states_kind("Chi è Ashton Kutcher?", [kutcher], [hit("fr", 0.8, kutcher.sentence.text)]), "what he is"
     translated = ranked("Nel 1973 la Danimarca, guidata da Anker Jørgensen, entrò nella CEE.", 0.85, False)

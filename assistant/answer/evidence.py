@@ -47,6 +47,7 @@ from assistant.answer.kinds import (
     proper_names,
     question_kind,
     states_answer,
+    written_capitalised,
 )
 from assistant.answer.rank import CROSS_LINGUAL_OFFSET, Ranked, coverage, relation_words
 from assistant.index.bm25 import tokenize
@@ -153,14 +154,16 @@ def states_kind(question: str, ranked: Sequence[Ranked], hits: Sequence[Hit] = (
 
 def on_subject(question: str, ranked: Sequence[Ranked], hits: Sequence[Hit]) -> list[Ranked]:
     """The sentences of ``ranked`` that name, themselves or in their document's title, one of the
-    question's names (short acronyms left out) that the :data:`PASSAGES_READ` best passages hold;
+    question's names (short acronyms left out) that the :data:`PASSAGES_READ` best passages hold,
+    written with a capital (:func:`~assistant.answer.kinds.written_capitalised`: "fait face" is not
+    "Hugging Face", nor "metà" "Meta");
     all of them when those passages hold none (a name translated: "Denmark" over "Danimarca").
 
     "Quanti dipendenti ha Hugging Face?" is not answered by "Centinaia di artisti…", nor "Who is the
     CEO of Hugging Face?" by a sentence naming OpenAI's. The title stands for the subject a
     sentence leaves unnamed ("Egli…" in the article "Gengis Khan")."""
     read = [h for h in hits if not h.boilerplate][:PASSAGES_READ]
-    present = {w for h in read for w in words(h.text)}
+    present = {w for h in read for w in written_capitalised(h.text)}
     held = {name for name in proper_names(question, acronyms=False) if name in present}
     if not held:
         return list(ranked)
@@ -169,7 +172,7 @@ def on_subject(question: str, ranked: Sequence[Ranked], hits: Sequence[Hit]) -> 
         number = r.sentence.passage
         return (hits[number - 1].title or "") if 0 < number <= len(hits) else ""
 
-    return [r for r in ranked if held & set(words(f"{r.sentence.text} {title(r)}"))]
+    return [r for r in ranked if held & written_capitalised(f"{r.sentence.text} {title(r)}")]
 
 
 def names_term(question: str, language: str, read: Sequence[Hit]) -> bool:

@@ -47,9 +47,12 @@ _KINDS: list[tuple[Kind, re.Pattern[str]]] = [
             r"\b(what|which) (is the )?(price|cost|rate|frame rate)\b|"
             r"\bqual e (il prezzo|il costo)\b|\bquel est (le prix|le cout)\b|"
             r"\b(maximum|minimum|maximale?s?|minimale?s?|maximaux|minimaux|massim[oaie]|minim[oaie])\b|"
-            r"^(what|which) (is|was|are|were)\b.*\b(salary|salaries|revenue|revenues|turnover|budget)\b|"
-            r"^(qual|quale|quali) (e|era|sono|erano)\b.*\b(stipendio|stipendi|fatturato|ricavi|budget)\b|"
-            r"^(quel|quelle|quels|quelles) (est|etait|sont|etaient)\b.*\b(salaire|salaires|chiffre d affaires|budget)\b"
+            r"^(what|which) (is|was|are|were|s) ((the|its|his|her|their) |(\w+ ){1,4}s )?"
+            r"((annual|yearly|monthly|total) )?(salary|salaries|revenue|revenues|turnover|budget)\b|"
+            r"^(qual|quale|quali) (e|era|sono|erano) (il |lo |la |i |gli |le |l )?"
+            r"(stipendio|stipendi|fatturato|ricavi|budget)\b|"
+            r"^(quel|quelle|quels|quelles) (est|etait|sont|etaient) (le |la |les |l |son |sa |ses |leur )?"
+            r"(salaire|salaires|chiffre d affaires|budget)\b"
         ),
     ),
     (
@@ -221,22 +224,35 @@ def states_answer(question: str, kind: Kind | None, sentences: Iterable[str]) ->
     if kind is None:
         return False
     asked = set(words(question)) | answer_tokens(question, kind)
-    if kind == "quantity" and not asked & TIME_UNITS:
-        return any(answer_tokens(text, kind) - asked - _counted_time(text) for text in sentences)
+    if kind == "quantity" and _COUNT.search(" ".join(words(question))) and not asked & TIME_UNITS:
+        return any(answer_tokens(text, kind) - asked - _only_counting_time(text) for text in sentences)
     return any(answer_tokens(text, kind) - asked for text in sentences)
 
 
 def names_someone(question: str, sentences: Iterable[str]) -> bool:
-    """Whether one of ``sentences`` names a person that ``question`` does not name (a proper name,
-    short acronyms left out: "IA", "CEO")."""
+    """Whether one of ``sentences`` holds a proper name that ``question`` does not (short acronyms
+    left out: "IA", "CEO"): a person's, or a company's or a place's, which capitals cannot tell
+    apart."""
     asked = set(words(question))
     return any(answer_tokens(text, "person") - asked for text in sentences)
 
 
-def _counted_time(text: str) -> set[str]:
-    """The numbers of ``text`` that count units of time ("trois" in "sur trois semaines"): an amount
-    of time, which answers how many artists no more than how long a video is answers how many."""
-    return {amount.split()[0] for amount in durations(text)}
+def _only_counting_time(text: str) -> set[str]:
+    """The numbers of ``text`` that only count units of time ("trois" in "sur trois semaines"): an
+    amount of time, which answers how many artists no more than how long a video is answers how
+    many. A number that also counts something else ("Trois artistes … trois semaines") is kept."""
+    folded = words(text)
+    counts: dict[str, list[bool]] = {}
+    for position, word in enumerate(folded):
+        if any(ch.isdigit() for ch in word) or word in NUMBER_WORDS:
+            timed = any(after in TIME_UNITS for after in folded[position + 1 : position + 3])
+            counts.setdefault(word, []).append(timed)
+    return {word for word, timed in counts.items() if all(timed)}
+
+
+_COUNT = re.compile(r"\b(how many|combien d|quant[ie]|quante)\b")
+"""A question that counts things ("how many artists", "combien d'artistes", "quanti dipendenti"):
+what ``_only_counting_time`` applies to, not a price ("quanto costa", "how much … a month")."""
 
 
 def proper_names(text: str, acronyms: bool = True) -> set[str]:
@@ -247,6 +263,12 @@ def proper_names(text: str, acronyms: bool = True) -> set[str]:
         for token in _written_as_names(text)
         if not token.isdigit() and (acronyms or not (token.isupper() and len(token) <= 3))
     }
+
+
+def written_capitalised(text: str) -> set[str]:
+    """The folded words of ``text`` written with a capital, an opening word's included: where a
+    name already known (a question's) can be found ("Hugging Face", not "fait face")."""
+    return {fold(token) for token in re.findall(r"\w+", text) if any(ch.isupper() for ch in token)}
 
 
 def names_in(text: str) -> set[str]:

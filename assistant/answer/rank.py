@@ -170,9 +170,9 @@ def _quotable(text: str) -> bool:
     if len(words(text)) < MIN_WORDS or stripped.endswith("?"):
         return False
     opening = text.rfind("(")
-    if opening > 0 and text.rstrip().endswith(")"):
-        stripped = text[:opening].rstrip("\"'”’» ") or stripped
-    return stripped[-1:] in FINAL_PUNCTUATION or len(words(text)) > HEADING_WORDS
+    before = text[:opening].rstrip("\"'”’» ") if opening > 0 and text.rstrip().endswith(")") else ""
+    ends = any(part and part[-1] in FINAL_PUNCTUATION for part in (stripped, before))
+    return ends or len(words(text)) > HEADING_WORDS
 
 
 def rank(

@@ -166,10 +166,12 @@ class BM25Index:
 
     def term_shares(self, groups: Sequence[Sequence[str]], ids: Iterable[str]) -> dict[str, float]:
         """For each chunk id of ``ids`` (those in the index), the share of the question's weight that
-        its terms hold: each of the question's words (``groups``, its stems: :func:`query_term_groups`)
-        is held by the chunks holding any of its stems and weighs the inverse of their number, as BM25
-        weighs a term. 1 for a chunk holding every word, 0 for one holding none, and 0 for
-        all when no word is in the index.
+        its terms hold.
+
+        Each of the question's words (``groups``, its stems: :func:`query_term_groups`) is held by
+        the chunks holding any of its stems and weighs BM25's inverse document frequency of that set
+        of chunks; words that share a stem ("video", "videos") count once. The share is 1 for a
+        chunk holding every word, 0 for one holding none, and 0 for all when no word is in the index.
 
         What a BM25 match is worth as evidence: a chunk that matches only "Sora" in a corpus about
         Sora holds little of the question's weight, however often it repeats it."""
@@ -181,7 +183,11 @@ class BM25Index:
         rows = np.fromiter(wanted.values(), dtype=np.int64, count=len(wanted))
         held = np.zeros(len(rows), dtype=np.float64)
         total = 0.0
+        seen: set[str] = set()
         for group in groups:
+            if seen.intersection(group):
+                continue
+            seen.update(group)
             positions = [self._vocabulary[stem] for stem in dict.fromkeys(group) if stem in self._vocabulary]
             if not positions:
                 continue

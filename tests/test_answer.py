@@ -213,3 +213,12 @@ def test_what_the_articles_never_say_of_a_company_they_mention_is_refused(corpus
     assert not coo.refused and "Lightcap" in coo.text
     actor = corpus_services.answerer.ask("Chi è Ashton Kutcher?")
     assert not actor.refused and "l'acteur Ashton Kutcher" in actor.text, "who he is, not another name"
+
+
+def test_a_question_that_asks_about_nothing_is_refused_and_says_why(corpus_services: Any) -> None:
+    """ "Who?" alone quoted a sentence about Kevin Weil; in a conversation it borrows the topic."""
+    alone = corpus_services.answerer.ask("Who?")
+    assert alone.refused and any("no word to look for" in note for note in alone.notes), alone.notes
+    history = [("Qui est le COO d'OpenAI ?", "Brad Lightcap")]
+    followed = corpus_services.answerer.ask("Et qui l'a dit ?", history=history)
+    assert followed.standalone_question and not any("no word to look for" in n for n in followed.notes)

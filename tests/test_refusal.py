@@ -134,6 +134,16 @@ def test_only_what_the_question_does_not_hold_counts_and_only_the_best_sentences
     assert states_kind("Quando è uscita la rivista?", [*late[:-1], dated])
 
 
+@pytest.mark.parametrize("question", ["Who?", "il la le", "Quando?", "Qui est-ce ?", "How much?"])
+def test_a_question_with_no_word_to_look_for_is_refused(question: str) -> None:
+    """However close the passages: a question of stop and question words alone asks about nothing."""
+    close = [ranked("Brad Lightcap, COO di OpenAI, ha parlato di Sora.", 0.95, True)]
+    evidence = gather(question, "en", [hit("it", 0.95)], close)
+    assert not evidence.asks and confidence(evidence) == 0.0
+    assert gather("Sora?", "en", [hit("it", 0.95)], close).asks
+    assert gather("Who? — Sora, présenté", "en", [hit("it", 0.95)], close).asks, "a follow-up's topic counts"
+
+
 @pytest.mark.parametrize("question", ["Dove si trovano i proplastidi?", "Che cosa ha detto OpenAI?"])
 def test_places_and_untyped_questions_are_not_vetoed(question: str) -> None:
     """Their answers cannot be told by their form ("nel meristema" answers a "dove")."""

@@ -124,7 +124,9 @@ class Answerer:
         strictness = self.settings.answer.strictness
         if not hits or refuse(score, strictness):
             why = f"the passages do not back an answer (confidence {score:.2f} < strictness {strictness:.2f})"
-            if hits and not evidence.states_kind:
+            if not evidence.asks:
+                why = "the question holds no word to look for in the documents"
+            elif hits and not evidence.states_kind:
                 why = f"no close passage sentence states the {question_kind(standalone)} the question asks for"
             elif hits and not evidence.names_term:
                 why = f"no close passage names what the question asks about ({defined_term(standalone)})"

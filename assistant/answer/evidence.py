@@ -22,11 +22,13 @@ a real answer. The decision reads these signals:
 - ``introduces``: for a question asking who a named person is, whether the best sentence names
   them (:func:`introduces`);
 - ``names_term``: for a definition question ("Qu'est-ce qu'un emploi franc ?") whose term holds no
-  name, whether a passage in the question's language names the term (:func:`names_term`).
+  name, whether a passage in the question's language names the term (:func:`names_term`);
+- ``asks``: whether the question holds a word to look for at all (a content word, a name, a
+  number): "Who?" and "il la le" do not, unless a conversation's topic was added to them.
 
 :func:`confidence` is a logistic model of the first four (:data:`INTERCEPT`, :data:`WEIGHTS`): the
-chance that the passages answer the question. ``states_kind`` and ``names_term`` are vetoes, not
-weights: when the question asks for a kind of answer that no close sentence states, or what a
+chance that the passages answer the question. ``states_kind``, ``names_term`` and ``asks`` are
+vetoes, not weights: when the question asks for a kind of answer that no close sentence states, or what a
 thing is that no close passage names, the documents are silent on it, however close the passages
 are to its subject, and the confidence is 0. ``introduces`` raises the confidence to at least
 :data:`IDENTITY_FLOOR`. :func:`refuse` compares
@@ -49,7 +51,7 @@ from assistant.answer.kinds import (
     states_answer,
     written_capitalised,
 )
-from assistant.answer.rank import CROSS_LINGUAL_OFFSET, Ranked, coverage, relation_words
+from assistant.answer.rank import CROSS_LINGUAL_OFFSET, Ranked, content_words, coverage, relation_words
 from assistant.index.bm25 import tokenize
 from assistant.models import Hit
 from assistant.text.sentences import words
@@ -110,6 +112,7 @@ class Evidence:
     states_kind: bool = True
     names_term: bool = True
     introduces: bool = False
+    asks: bool = True
 
 
 def gather(question: str, language: str, hits: Sequence[Hit], ranked: Sequence[Ranked]) -> Evidence:
@@ -136,6 +139,7 @@ def gather(question: str, language: str, hits: Sequence[Hit], ranked: Sequence[R
         states_kind=states_kind(question, ranked, hits),
         names_term=names_term(question, language, read),
         introduces=introduces(question, ranked),
+        asks=bool(content_words(question)),
     )
 
 
@@ -209,9 +213,10 @@ def _on_one_scale(cosine: float, same_language: bool) -> float:
 
 def confidence(evidence: Evidence) -> float:
     """The chance (0..1) that the passages answer the question, by the fitted logistic model; 0 when
-    no close sentence states the kind of answer asked for (``states_kind``) or no passage names the
-    term a definition question asks about (``names_term``)."""
-    if not evidence.states_kind or not evidence.names_term:
+    no close sentence states the kind of answer asked for (``states_kind``), no passage names the
+    term a definition question asks about (``names_term``) or the question asks about nothing
+    (``asks``)."""
+    if not evidence.states_kind or not evidence.names_term or not evidence.asks:
         return 0.0
     z = INTERCEPT + sum(WEIGHTS[name] * getattr(evidence, name) for name in WEIGHTS)
     fitted = 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0

@@ -45,7 +45,6 @@ from assistant.answer.kinds import (
     defined_term,
     identity_names,
     names_in,
-    names_someone,
     proper_names,
     question_kind,
     states_answer,
@@ -64,7 +63,8 @@ time: "How long can Sora's videos be?" over articles that never give a length). 
 place's answer is told only by capitals, and "Dove si trovano i proplastidi?" is
 answered by "nel meristema": on qa-dev's report half the veto on places refused one question
 answered right. A person's answer is vetoed apart, by a name beside the question's names
-(:func:`~assistant.answer.kinds.names_someone`): a name alone among the three best sentences
+(:func:`~assistant.answer.kinds.states_answer` for a person: any proper name, capitals cannot
+tell a company from a person): a name alone among the three best sentences
 ("Brad Lightcap" for "Who is the CEO of Hugging Face?") vetoed no question of the Sora set or of
 qa-dev's tune half, as some close sentence always names someone."""
 IDENTITY_FLOOR = 0.5
@@ -146,14 +146,14 @@ def gather(question: str, language: str, hits: Sequence[Hit], ranked: Sequence[R
 def states_kind(question: str, ranked: Sequence[Ranked], hits: Sequence[Hit] = ()) -> bool:
     """Whether one of the :data:`KIND_DEPTH` best sentences that are on the question's subject
     (:func:`on_subject`) states what the question asks for beyond what the question holds: a
-    quantity, a date or a duration (:data:`VETO_KINDS`), or, for a "who" question, someone it does
-    not name (:func:`~assistant.answer.kinds.names_someone`). True for a question of another kind or
+    quantity, a date or a duration (:data:`VETO_KINDS`), or, for a "who" question, a name it does
+    not hold (:func:`~assistant.answer.kinds.states_answer`). True for a question of another kind or
     none, and for one asking who a named person is (:func:`~assistant.answer.kinds.identity_names`)."""
     kind = question_kind(question)
     if (kind != "person" and kind not in VETO_KINDS) or identity_names(question):
         return True  # "Qui est Neal Mohan ?" is answered by what he is, not by another name
     best = [r.sentence.text for r in on_subject(question, ranked[:KIND_DEPTH], hits)]
-    return names_someone(question, best) if kind == "person" else states_answer(question, kind, best)
+    return states_answer(question, kind, best)
 
 
 def on_subject(question: str, ranked: Sequence[Ranked], hits: Sequence[Hit]) -> list[Ranked]:

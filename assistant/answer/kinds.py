@@ -229,14 +229,6 @@ def states_answer(question: str, kind: Kind | None, sentences: Iterable[str]) ->
     return any(answer_tokens(text, kind) - asked for text in sentences)
 
 
-def names_someone(question: str, sentences: Iterable[str]) -> bool:
-    """Whether one of ``sentences`` holds a proper name that ``question`` does not (short acronyms
-    left out: "IA", "CEO"): a person's, or a company's or a place's, which capitals cannot tell
-    apart."""
-    asked = set(words(question))
-    return any(answer_tokens(text, "person") - asked for text in sentences)
-
-
 def _only_counting_time(text: str) -> set[str]:
     """The numbers of ``text`` that only count units of time ("trois" in "sur trois semaines"): an
     amount of time, which answers how many artists no more than how long a video is answers how
@@ -268,7 +260,7 @@ def proper_names(text: str, acronyms: bool = True) -> set[str]:
 def written_capitalised(text: str) -> set[str]:
     """The folded words of ``text`` written with a capital, an opening word's included: where a
     name already known (a question's) can be found ("Hugging Face", not "fait face")."""
-    return {fold(token) for token in re.findall(r"\w+", text) if any(ch.isupper() for ch in token)}
+    return {fold(token) for token in re.findall(r"\w+", text) if capitalised(token, opens=False)}
 
 
 def names_in(text: str) -> set[str]:

@@ -71,9 +71,10 @@ class Retriever:
             rows = None if allowed is None else bm25.document_rows(allowed, self.index.catalog.chunk_owners)
             groups = query_term_groups(query)
             sparse = bm25.search([stem for group in groups for stem in group], pool, rows)
-            shares = bm25.term_shares(groups, [cid for cid, _ in sparse])
+            if mode == "hybrid":  # only the fusion weighs BM25's ranks by them
+                shares = bm25.term_shares(groups, [cid for cid, _ in sparse])
         language = detect_language(query)
-        hits = self._fuse(dense, sparse, mode, k, language, shares if mode == "hybrid" else {})
+        hits = self._fuse(dense, sparse, mode, k, language, shares)
         return SearchResult(
             query=query,
             query_language=language,
